@@ -1,0 +1,6 @@
+"""Metric functions `(store, query) -> polars.DataFrame`, registered by name in metrics.registry.
+
+Importing the package imports every metric module so the registry is complete.
+"""
+
+from metrics import activity, overview  # noqa: F401

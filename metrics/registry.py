@@ -1,0 +1,136 @@
+"""Metrics by name: the page, `pulse export` and the tests all reach a metric through here.
+
+A metric declares its output columns and its options. Calling it (directly or by name)
+types the query's raw option strings against that declaration, fills in defaults and
+rejects unknown options, so a metric body only ever sees valid typed values.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from pulse.query import FILTERS, Query, QueryError, parse_date
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    kind: str  # int, bool, choice, list, date, str
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+
+    def parse(self, raw: Any, metric: str) -> Any:
+        if not isinstance(raw, str):
+            return raw
+        text = raw.strip()
+        bad = QueryError(f"Option {self.name}={raw!r} for {metric} is not valid: {self.describe()}.")
+        if self.kind == "int":
+            try:
+                value = int(text)
+            except ValueError:
+                raise bad from None
+            if self.minimum is not None and value < self.minimum:
+                raise bad
+            return value
+        if self.kind == "bool":
+            if text.lower() in ("true", "1", "yes"):
+                return True
+            if text.lower() in ("false", "0", "no"):
+                return False
+            raise bad
+        if self.kind == "choice":
+            if text not in self.choices:
+                raise bad
+            return text
+        if self.kind == "list":
+            items = tuple(part.strip() for part in text.split(",") if part.strip())
+            if not items:
+                raise bad
+            return items
+        if self.kind == "date":
+            return parse_date(text, f"option {self.name}")
+        return text
+
+    def describe(self) -> str:
+        if self.kind == "choice":
+            return f"one of {'|'.join(self.choices)}"
+        if self.kind == "int":
+            return "a whole number" + (f" >= {self.minimum}" if self.minimum is not None else "")
+        return {"bool": "true or false", "list": "a comma-separated list", "date": "a date YYYY-MM-DD"}.get(self.kind, "text")
+
+
+EVENT_TYPE = Option("event_type", "str", None, "count only events of this type as activity")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    func: Callable[..., pl.DataFrame]
+    columns: tuple[str, ...]
+    options: tuple[Option, ...]
+    area: str
+    summary: str
+
+    def typed(self, q: Query) -> Query:
+        declared = {o.name: o for o in self.options}
+        given = dict(q.options)
+        unknown = sorted(set(given) - set(declared))
+        if unknown:
+            known = ", ".join(sorted(list(declared) + list(FILTERS))) or "none"
+            raise QueryError(f"Unknown option {unknown[0]!r} for {self.name}; its options are: {known}.")
+        values = {name: opt.parse(given[name], self.name) if name in given else opt.default for name, opt in declared.items()}
+        return Query(q.start, q.end, q.interval, q.filters, tuple(sorted(values.items(), key=lambda kv: kv[0])))
+
+
+REGISTRY: dict[str, Metric] = {}
+
+
+def metric(name: str, columns: list[str] | tuple[str, ...], options: tuple[Option, ...] = (), area: str = "") -> Callable:
+    """Register `func(store, q) -> DataFrame` under `name`; the wrapper types q's options."""
+
+    def register(func: Callable[..., pl.DataFrame]) -> Callable[..., pl.DataFrame]:
+        summary = (func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else ""
+
+        @functools.wraps(func)
+        def wrapper(store: Any, q: Query) -> pl.DataFrame:
+            out = func(store, entry.typed(q))
+            if tuple(out.columns) != entry.columns:
+                raise AssertionError(f"{name} returned columns {out.columns}, declared {list(entry.columns)}")
+            return out
+
+        entry = Metric(name, wrapper, tuple(columns), tuple(options), area, summary)
+        if name in REGISTRY:
+            raise ValueError(f"metric {name!r} registered twice")
+        REGISTRY[name] = entry
+        return wrapper
+
+    return register
+
+
+def get(name: str) -> Metric:
+    import metrics  # noqa: F401  (importing the package registers every metric module)
+
+    if name not in REGISTRY:
+        close = difflib.get_close_matches(name, REGISTRY, n=1)
+        hint = f" Did you mean {close[0]}?" if close else " Run `pulse metrics` to list them."
+        raise QueryError(f"Unknown metric {name!r}.{hint}")
+    return REGISTRY[name]
+
+
+def all_metrics() -> list[Metric]:
+    import metrics  # noqa: F401
+
+    return sorted(REGISTRY.values(), key=lambda m: (m.area, m.name))
+
+
+def run(name: str, store: Any, q: Query) -> pl.DataFrame:
+    return get(name).func(store, q)
+

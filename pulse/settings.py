@@ -1,0 +1,111 @@
+"""One settings object, read from `pulse.toml` and `PULSE_*` environment variables.
+
+The environment wins over the file, so a deployment can override a checked-in file
+without editing it. A bad value is a `SettingsError` with one sentence naming the setting;
+the command line and the web app show that sentence and stop.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(Exception):
+    """A setting has a value Pulse cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: Path = ROOT / "data" / "pulse.duckdb"
+    admin_db: str = f"sqlite:///{ROOT / 'data' / 'admin.db'}"
+    timezone: str = "UTC"
+    currency: str = "USD"
+    session_timeout: int = 30
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_tls: bool = False
+    smtp_sender: str = "pulse@localhost"
+    sign_in: str = "none"
+    # plan label -> monthly api_call limit, for the API usage table.
+    api_limits: tuple[tuple[str, int], ...] = (("free", 1_000), ("trial", 5_000), ("pro", 50_000), ("enterprise", 1_000_000))
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+_ENV = {f.name: f"PULSE_{f.name.upper()}" for f in fields(Settings)}
+_SIGN_IN_MODES = ("none", "password")
+
+
+def _coerce(name: str, value: object) -> object:
+    """Turn a raw file or environment value into the field's type, or say what is wrong."""
+    try:
+        if name == "store":
+            return Path(str(value)).expanduser()
+        if name in ("session_timeout", "smtp_port"):
+            number = int(str(value).strip())
+            if number <= 0:
+                raise ValueError
+            return number
+        if name == "smtp_tls":
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError
+        if name == "api_limits":
+            items = value.items() if isinstance(value, dict) else (
+                pair.split("=", 1) for pair in str(value).split(",") if pair.strip()
+            )
+            return tuple(sorted((str(k).strip(), int(v)) for k, v in items))
+        return str(value).strip()
+    except (TypeError, ValueError):
+        raise SettingsError(f"Setting {name} has the value {value!r}, which is not a valid {name.replace('_', ' ')}.") from None
+
+
+def _validate(settings: Settings) -> Settings:
+    if settings.timezone not in available_timezones():
+        raise SettingsError(f"Setting timezone is {settings.timezone!r}, which is not an IANA time zone name such as Europe/Berlin.")
+    if len(settings.currency) != 3 or not settings.currency.isalpha():
+        raise SettingsError(f"Setting currency is {settings.currency!r}, which is not a three-letter ISO 4217 code such as USD.")
+    if settings.sign_in not in _SIGN_IN_MODES:
+        raise SettingsError(f"Setting sign_in is {settings.sign_in!r}; use one of: {', '.join(_SIGN_IN_MODES)}.")
+    if settings.session_timeout > 24 * 60:
+        raise SettingsError("Setting session_timeout is longer than a day; give it in minutes, e.g. 30.")
+    return replace(settings, currency=settings.currency.upper())
+
+
+def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Settings from `pulse.toml` (the current directory's, else the project's) and the environment."""
+    environ = dict(os.environ if environ is None else environ)
+    if path is None:
+        path = Path(environ.get("PULSE_CONFIG", "pulse.toml"))
+        if not path.exists():
+            path = ROOT / "pulse.toml"
+    values: dict[str, object] = {}
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{path} is not valid TOML: {exc}.") from None
+        unknown = sorted(set(raw) - set(_ENV))
+        if unknown:
+            raise SettingsError(f"{path} has unknown settings: {', '.join(unknown)}.")
+        values.update(raw)
+    for name, var in _ENV.items():
+        if var in environ:
+            values[name] = environ[var]
+    coerced = {name: _coerce(name, value) for name, value in values.items()}
+    if "store" in coerced and not coerced["store"].is_absolute():  # type: ignore[union-attr]
+        coerced["store"] = Path.cwd() / coerced["store"]  # type: ignore[operator]
+    return _validate(Settings(**coerced))  # type: ignore[arg-type]

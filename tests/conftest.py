@@ -1,0 +1,100 @@
+"""Shared fixtures: a real DuckDB store built from literal rows, and PostgreSQL detection."""
+
+from __future__ import annotations
+
+import socket
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from loaders.schema import SCHEMAS
+from pulse.query import Query, make_query
+from pulse.store import Store
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def frame(table: str, rows: list[dict]) -> pl.DataFrame:
+    """Typed rows for `table` from dicts that name only the columns a test cares about.
+
+    Timestamps may be given as 'YYYY-MM-DD HH:MM[:SS]' text, amounts as text or numbers.
+    """
+    schema = SCHEMAS[table]
+    columns = {}
+    for name, dtype in schema.items():
+        values = [row.get(name) for row in rows]
+        if dtype == pl.Datetime("us"):
+            values = [datetime.fromisoformat(v) if isinstance(v, str) else v for v in values]
+        elif isinstance(dtype, pl.Decimal):
+            values = [Decimal(str(v)) if v is not None else None for v in values]
+        elif dtype == pl.Boolean:
+            values = [bool(v) if v is not None else None for v in values]
+        columns[name] = pl.Series(name, values, dtype=dtype)
+    out = pl.DataFrame(columns)
+    if table == "users":
+        out = out.with_columns(pl.col("marketing_opt_in").fill_null(False))
+    if table == "transactions":
+        out = out.with_columns(pl.col("status").fill_null("succeeded"), pl.col("currency").fill_null("USD"))
+    return out
+
+
+def build_store(path: Path, timezone: str = "UTC", currency: str = "USD", session_timeout: int = 30, **tables: list[dict]) -> Store:
+    """A published store at `path` holding exactly the given literal rows."""
+    store = Store(path, timezone=timezone, currency=currency, session_timeout=session_timeout)
+    with store.writer("test fixture") as writer:
+        for table, rows in tables.items():
+            writer.stage(table, frame(table, rows))
+    return store
+
+
+@pytest.fixture
+def make_store(tmp_path):
+    """make_store(events=[...], users=[...], timezone=...) -> Store in a fresh directory."""
+    counter = iter(range(1000))
+
+    def make(**kwargs) -> Store:
+        return build_store(tmp_path / f"store{next(counter)}" / "pulse.duckdb", **kwargs)
+
+    return make
+
+
+def q(start: str, end: str, interval: str = "day", **options: str) -> Query:
+    """A query as the command line would parse it."""
+    return make_query(start, end, interval, {k: str(v) for k, v in options.items()})
+
+
+def d(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def _postgres_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+POSTGRES_UP = _postgres_up()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "postgres: needs the PostgreSQL server at 127.0.0.1:5432")
+    config.addinivalue_line("markers", "e2e: drives the web app in a real headless Chromium")
+
+
+def pytest_collection_modifyitems(config, items):
+    import os
+
+    if POSTGRES_UP:
+        return
+    if os.environ.get("CI"):
+        # On CI the server is part of the machine: its absence is a failure, not a skip.
+        raise pytest.UsageError("PostgreSQL is not reachable at 127.0.0.1:5432, and CI must run the PostgreSQL tests.")
+    skip = pytest.mark.skip(reason="PostgreSQL is not reachable at 127.0.0.1:5432 (start it to run these tests)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
