@@ -51,3 +51,15 @@ def kpis(store, q: Query) -> pl.DataFrame:
         },
         schema={"kpi": pl.String, "value": MONEY_DTYPE, "previous": MONEY_DTYPE, "change": pl.Float64},
     )
+
+
+def filter_choices(store) -> dict[str, list[str]]:
+    """The values the filter bar offers: countries and plans of users, devices of events."""
+    countries = store.fetch("SELECT DISTINCT country FROM people WHERE country IS NOT NULL ORDER BY 1")
+    plans = store.fetch("SELECT DISTINCT plan FROM people WHERE plan IS NOT NULL ORDER BY 1")
+    devices = store.fetch("SELECT DISTINCT device_type::VARCHAR AS d FROM sessions WHERE device_type IS NOT NULL ORDER BY 1")
+    return {
+        "country": countries.to_series().to_list(),
+        "plan": plans.to_series().to_list(),
+        "device_type": devices.to_series().to_list(),
+    }

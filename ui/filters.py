@@ -1,0 +1,118 @@
+"""The shared filter bar: date range with presets, interval, country / device / plan.
+
+The bar lives in the sidebar as one form (one rerun per change of mind, not per widget)
+and mirrors itself into the URL's query parameters, so a copied link reproduces the view.
+Presets count back from the last day with data when the store ends before today, so a
+store of last year's data does not open on an empty range.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import streamlit as st
+
+from pulse.query import INTERVALS, Query, QueryError, make_query
+from ui import cache
+
+PRESETS = {
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "90d": "Last 90 days",
+    "this_month": "This month",
+    "last_month": "Last month",
+    "custom": "Custom range",
+}
+DEFAULT_PRESET = "30d"
+INTERVAL_LABELS = {"day": "Day", "week": "Week", "month": "Month"}
+FILTER_PARAMS = {"country": "Country", "device_type": "Device", "plan": "Plan"}
+_ALL = "All"
+
+
+def anchor_day() -> date:
+    """Today, or the last day with data when the data ends earlier."""
+    today = date.today()
+    if not cache.store().exists():
+        return today
+    last = cache.info().last_day
+    return min(today, last) if last else today
+
+
+def preset_range(preset: str, anchor: date) -> tuple[date, date]:
+    if preset == "this_month":
+        return anchor.replace(day=1), anchor
+    if preset == "last_month":
+        end = anchor.replace(day=1) - timedelta(days=1)
+        return end.replace(day=1), end
+    days = {"7d": 7, "30d": 30, "90d": 90}[preset]
+    return anchor - timedelta(days=days - 1), anchor
+
+
+def _from_url(anchor: date) -> tuple[str, date, date, str, dict[str, str], list[str]]:
+    """The view the URL asks for, with a note for each part of it that had to be dropped."""
+    params, notes = st.query_params, []
+    preset = params.get("range", DEFAULT_PRESET)
+    if preset not in PRESETS:
+        notes.append(f"The link's range {preset!r} is unknown; showing {PRESETS[DEFAULT_PRESET].lower()}.")
+        preset = DEFAULT_PRESET
+    start, end = preset_range(DEFAULT_PRESET if preset == "custom" else preset, anchor)
+    if preset == "custom":
+        try:
+            custom = make_query(params.get("start", ""), params.get("end", ""))
+            start, end = custom.start, custom.end
+        except QueryError as exc:
+            notes.append(f"{exc} Showing {PRESETS[DEFAULT_PRESET].lower()}.")
+            preset = DEFAULT_PRESET
+    interval = params.get("interval", "day")
+    if interval not in INTERVALS:
+        notes.append(f"The link's interval {interval!r} is unknown; showing days.")
+        interval = "day"
+    filters = {name: params[name] for name in FILTER_PARAMS if params.get(name)}
+    return preset, start, end, interval, filters, notes
+
+
+def filter_bar() -> Query:
+    """Draw the bar in the sidebar and return the query it describes."""
+    anchor = anchor_day()
+    preset, start, end, interval, filters, notes = _from_url(anchor)
+    choices = cache.filter_choices() if cache.store().exists() else {}
+    with st.sidebar.form("filters", border=False):
+        chosen_preset = st.selectbox(
+            "Date range", list(PRESETS), index=list(PRESETS).index(preset), format_func=PRESETS.get
+        )
+        dates = st.date_input("From – to", value=(start, end), format="YYYY-MM-DD")
+        chosen_interval = st.segmented_control(
+            "Interval", list(INTERVALS), default=interval, format_func=INTERVAL_LABELS.get
+        ) or interval
+        chosen = {}
+        for name, label in FILTER_PARAMS.items():
+            options = [_ALL] + sorted(set(choices.get(name, [])) | ({filters[name]} if name in filters else set()))
+            value = st.selectbox(label, options, index=options.index(filters.get(name, _ALL)))
+            chosen[name] = "" if value == _ALL else value
+        applied = st.form_submit_button("Apply", type="primary", width="stretch")
+    if applied:
+        new = {"range": chosen_preset, "interval": chosen_interval}
+        picked = tuple(dates) if isinstance(dates, (tuple, list)) else (dates,)
+        if chosen_preset == preset and len(picked) == 2 and picked != (start, end):
+            new["range"] = "custom"  # the dates were edited by hand
+        if new["range"] == "custom":
+            first, last = (picked + picked)[:2]
+            new.update(start=first.isoformat(), end=last.isoformat())
+        new.update({k: v for k, v in chosen.items() if v})
+        st.query_params.from_dict(new)
+        st.rerun()
+    for note in notes:
+        st.sidebar.warning(note)
+    query = make_query(start, end, interval, filters)
+    st.session_state["query"] = query
+    return query
+
+
+def current_query() -> Query:
+    """The query the filter bar built on this run (app.py draws the bar before any page)."""
+    return st.session_state["query"]
+
+
+def period_label(interval: str) -> str:
+    return INTERVAL_LABELS[interval]
+
