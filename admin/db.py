@@ -1,0 +1,94 @@
+"""The admin database: engine, sessions and schema migrations.
+
+SQLite by default (`data/admin.db`), PostgreSQL (or anything SQLAlchemy reaches) by URL.
+The schema is owned by Alembic migrations; `connect` brings a database up to the newest
+one before handing out sessions, so a fresh deployment needs no separate step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from admin.models import AuditEntry
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class AdminDatabaseError(Exception):
+    """The admin database cannot be reached or migrated; one sentence for the user."""
+
+
+def _config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # foreign keys are off by default in SQLite
+            dbapi_connection.execute("PRAGMA foreign_keys = ON")
+    return engine
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(_config("sqlite://")).get_current_head()
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    try:
+        command.upgrade(_config(url), revision)
+    except SQLAlchemyError as exc:
+        raise AdminDatabaseError(f"The admin database could not be migrated: {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}.") from None
+
+
+def downgrade(url: str, revision: str) -> None:
+    command.downgrade(_config(url), revision)
+
+
+class AdminDB:
+    """Sessions on an up-to-date admin database."""
+
+    def __init__(self, url: str):
+        self.url = url
+        try:
+            self.engine = make_engine(url)
+            if current_revision(self.engine) != head_revision():
+                upgrade(url)
+        except SQLAlchemyError as exc:
+            raise AdminDatabaseError(f"The admin database at {self.engine.url.render_as_string(hide_password=True)} cannot be reached: {exc.__class__.__name__}.") from None
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed when the block ends, rolled back if it raises."""
+        with self._sessions.begin() as session:
+            yield session
+
+    def audit(self, actor: str, action: str, detail: str = "") -> None:
+        with self.session() as session:
+            session.add(AuditEntry(actor=actor, action=action, detail=detail))
+
+    def audit_log(self, limit: int = 100) -> list[AuditEntry]:
+        with self.session() as session:
+            return list(session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)))

@@ -1,0 +1,304 @@
+"""The `pulse` command.
+
+Every failure a user can cause is one line on stderr and a non-zero exit: 2 for a wrong
+command line (unknown metric, option or date), 1 for anything that went wrong doing the
+work (an unreadable file, a database that is down). Never a traceback for those.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from loaders.schema import TABLES
+from pulse.settings import ROOT, Settings, SettingsError, load_settings
+from pulse.store import Store, StoreError
+
+err = Console(stderr=True)
+out = Console()
+
+USAGE_ERROR = 2
+WORK_ERROR = 1
+
+
+class Failure(click.ClickException):
+    """One sentence for the user and an exit code."""
+
+    def __init__(self, message: str, code: int = WORK_ERROR):
+        super().__init__(message)
+        self.exit_code = code
+
+    def show(self, file=None) -> None:
+        click.echo(f"pulse: {self.message}", err=True)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the errors a user can cause into one line and the right exit code."""
+    from loaders.validate import LoadError
+    from pulse.query import QueryError
+
+    try:
+        yield
+    except QueryError as exc:
+        raise Failure(str(exc), USAGE_ERROR) from None
+    except (LoadError, StoreError, SettingsError, OSError) as exc:
+        raise Failure(str(exc), WORK_ERROR) from None
+    except KeyboardInterrupt:
+        raise Failure("Interrupted; the store is as it was before this command.", 130) from None
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise Failure(str(exc), USAGE_ERROR) from None
+
+
+def _store() -> Store:
+    return Store.from_settings(_settings())
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator:
+    """A progress bar on stderr (quiet when stderr is not a terminal, e.g. in CI logs)."""
+    with Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True, disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _report(result) -> None:
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {warning}")
+    table = Table("table", "stored", "updated", "duplicates", "quarantined", title=f"Load {result.load_id[:8]}")
+    for r in result.reports.values():
+        table.add_row(r.table, f"{r.stored:,}", f"{r.updated:,}", f"{r.duplicates:,}", f"{r.quarantined:,}")
+    out.print(table)
+    if any(r.quarantined for r in result.reports.values()):
+        out.print("Rows that broke a rule are in the quarantine: `pulse quarantine` lists them.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Pulse: users and money for the staff of a software business."""
+
+
+@main.command()
+@click.option("--users", default=2000, show_default=True, type=click.IntRange(1), help="How many users sign up.")
+@click.option("--days", default=180, show_default=True, type=click.IntRange(1), help="How many days of history, ending today.")
+@click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same data.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the store already exists.")
+def demo(users: int, days: int, seed: int, if_empty: bool) -> None:
+    """Generate and load a believable SaaS business."""
+    from loaders.load import load_demo
+
+    store = _store()
+    if if_empty and store.exists():
+        out.print(f"The store {store.path} already exists; leaving it as it is.")
+        return
+    with user_errors(), progress_bar("Generating demo data") as update:
+        result = load_demo(store, users, days, seed, progress=update)
+    _report(result)
+
+
+@main.command()
+@click.argument("table", type=click.Choice(TABLES))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "ndjson"]), help="Override the format the extension suggests.")
+def load(table: str, files: tuple[Path, ...], fmt: str | None) -> None:
+    """Load TABLE from CSV, Parquet or NDJSON FILES (all or nothing)."""
+    from loaders.load import load_files
+
+    with user_errors(), progress_bar(f"Loading {table}") as update:
+        result = load_files(_store(), table, list(files), fmt, progress=update)
+    _report(result)
+
+
+@main.command("load-sql")
+@click.option("--url", required=True, help="A SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db.")
+@click.option("--table", "table", required=True, type=click.Choice(TABLES), help="The Pulse table to load.")
+@click.option("--source-table", help="The table (or schema.table) to read.")
+@click.option("--query", help="A SELECT to read instead of a table.")
+def load_sql(url: str, table: str, source_table: str | None, query: str | None) -> None:
+    """Load a table from any SQL database SQLAlchemy can reach."""
+    from loaders.load import load_sql as run
+
+    if bool(source_table) == bool(query):
+        raise Failure("Give exactly one of --source-table or --query.", USAGE_ERROR)
+    with user_errors(), progress_bar(f"Loading {table}") as update:
+        result = run(_store(), url, table, source_table=source_table, query=query, progress=update)
+    _report(result)
+
+
+@main.command()
+def metrics() -> None:
+    """List every metric with its columns and options."""
+    from metrics.registry import all_metrics
+
+    for m in all_metrics():
+        out.print(f"[bold]{m.name}[/]  ({m.area})  {m.summary}")
+        out.print(f"  columns: {', '.join(m.columns)}")
+        options = [f"{o.name} ({o.describe()}{'' if o.default is None else f', default {_show(o.default)}'})" for o in m.options]
+        out.print(f"  options: {'; '.join(options + ['country', 'device_type', 'plan'])}")
+
+
+def _show(value: object) -> str:
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--start", help="First day, YYYY-MM-DD (default: 29 days before --end).")
+@click.option("--end", help="Last day, YYYY-MM-DD (default: today).")
+@click.option("--interval", default="day", show_default=True, help="day, week or month.")
+@click.option("--option", "options", multiple=True, help="KEY=VALUE, repeatable (filters: country, device_type, plan).")
+@click.option("--out", "out_path", default="-", show_default=True, help="File to write, or - for stdout.")
+def export(name: str, start: str | None, end: str | None, interval: str, options: tuple[str, ...], out_path: str) -> None:
+    """Write metric NAME as CSV."""
+    from metrics import registry
+    from pulse.export import to_csv
+    from pulse.query import make_query, parse_date, parse_options
+
+    with user_errors():
+        metric = registry.get(name)
+        last = parse_date(end, "end date") if end else date.today()
+        first = parse_date(start, "start date") if start else last - timedelta(days=29)
+        q = metric.typed(make_query(first, last, interval, parse_options(options)))
+        store = _store()
+        if not store.exists():
+            raise StoreError(f"There is no store at {store.path} yet: run `pulse demo` or `pulse load` first.")
+        text = to_csv(metric.func(store, q))
+        if out_path == "-":
+            sys.stdout.write(text)
+        else:
+            Path(out_path).write_text(text)
+            err.print(f"Wrote {text.count(chr(10)) - 1:,} rows to {out_path}.")
+
+
+@main.command()
+@click.option("--table", type=click.Choice(TABLES), help="Only rows meant for this table.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1))
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write all matching rows as CSV instead.")
+def quarantine(table: str | None, limit: int, csv_path: Path | None) -> None:
+    """List the rows loads set aside, with the rule each broke."""
+    from pulse.export import to_csv
+
+    with user_errors():
+        store = _store()
+        where = "WHERE table_name = $table" if table else ""
+        rows = store.fetch(
+            f"SELECT table_name, source, row_number, rule, raw, quarantined_at FROM quarantine {where} "
+            "ORDER BY quarantined_at, source, row_number",
+            {"table": table} if table else None,
+        )
+    if csv_path:
+        csv_path.write_text(to_csv(rows))
+        err.print(f"Wrote {rows.height:,} quarantined rows to {csv_path}.")
+        return
+    if rows.height == 0:
+        out.print("The quarantine is empty.")
+        return
+    grid = Table("table", "source", "row", "rule", "raw row")
+    for r in rows.head(limit).iter_rows(named=True):
+        grid.add_row(r["table_name"], r["source"], str(r["row_number"]), r["rule"], r["raw"])
+    out.print(grid)
+    if rows.height > limit:
+        out.print(f"… and {rows.height - limit:,} more (use --limit or --csv).")
+
+
+@main.command()
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1))
+def loads(limit: int) -> None:
+    """Show the load log: every load, erasure and rebuild, newest last."""
+    store = _store()
+    grid = Table("started", "source", "outcome", "details")
+    for entry in store.load_log()[-limit:]:
+        details = entry.get("error") or "; ".join(
+            f"{t}: {r['stored']} stored, {r['updated']} updated, {r['duplicates']} dup, {r['quarantined']} quarantined"
+            for t, r in entry.get("tables", {}).items()
+        ) or json.dumps({k: v for k, v in entry.items() if k not in ("started", "source", "outcome", "finished")})
+        grid.add_row(entry.get("started", "")[:19], entry.get("source", ""), entry.get("outcome", ""), details)
+    out.print(grid)
+
+
+@main.command()
+def rebuild() -> None:
+    """Recompute local days and derived tables with the current settings."""
+    store = _store()
+    with user_errors():
+        if not store.exists():
+            raise StoreError(f"There is no store at {store.path} yet.")
+        with store.writer("rebuild") as writer:
+            writer.rebuild()
+        store.log({"source": "rebuild", "outcome": "ok", "timezone": store.timezone, "session_timeout": store.session_timeout})
+    out.print(f"Rebuilt {store.path} for timezone {store.timezone}, session timeout {store.session_timeout} min.")
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--port", default=8501, show_default=True, type=int)
+@click.argument("streamlit_args", nargs=-1, type=click.UNPROCESSED)
+def run(port: int, streamlit_args: tuple[str, ...]) -> None:
+    """Start the web app."""
+    _settings()
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port), *streamlit_args]
+    raise SystemExit(subprocess.call(command, cwd=ROOT, env=os.environ.copy()))
+
+
+@main.group()
+def user() -> None:
+    """Personal data requests for one user."""
+
+
+@user.command("export")
+@click.argument("user_id")
+@click.option("--out", "out_path", default="-", show_default=True)
+def user_export(user_id: str, out_path: str) -> None:
+    """Write every stored row of USER_ID as one JSON document."""
+    from pulse.privacy import export_user
+
+    with user_errors():
+        document = json.dumps(export_user(_store(), user_id), indent=2, default=str)
+    if out_path == "-":
+        sys.stdout.write(document + "\n")
+    else:
+        Path(out_path).write_text(document + "\n")
+        err.print(f"Wrote the data of {user_id} to {out_path}.")
+
+
+@user.command("forget")
+@click.argument("user_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--by", "actor", default=lambda: os.environ.get("USER", "unknown"), help="Who asked (recorded in the load log).")
+def user_forget(user_id: str, yes: bool, actor: str) -> None:
+    """Erase USER_ID from every table of the store."""
+    from pulse.privacy import forget_user
+
+    if not yes and not click.confirm(f"Erase every row of {user_id} from the store?", err=True):
+        raise Failure("Nothing was erased.", WORK_ERROR)
+    with user_errors():
+        removed = forget_user(_store(), user_id, actor)
+    out.print(f"Erased {user_id}: " + ", ".join(f"{n} {t}" for t, n in removed.items()))
+
+
+if __name__ == "__main__":
+    main()
