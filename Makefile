@@ -1,0 +1,36 @@
+# Two commands matter: `make demo` (set up, generate demo data on first run, open the
+# dashboard) and `make test` (the whole suite). Everything installs into .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+
+.PHONY: demo setup test browser bench clean-demo
+
+demo: setup
+	$(BIN)/pulse demo --if-empty
+	$(BIN)/pulse run --port $(PORT)
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# The browser tests drive Debian's Chromium; install it when we may (root), else they
+# are skipped with the reason printed.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+		echo "Chromium is not installed and cannot be installed here: the browser tests will be skipped."; }
+
+test: setup browser
+	$(BIN)/pytest -n 2
+
+bench: setup
+	$(BIN)/python bench/run.py
+
+clean-demo:
+	rm -f data/pulse.duckdb data/pulse.duckdb.*

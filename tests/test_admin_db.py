@@ -1,0 +1,61 @@
+"""The admin database: migrations up and down, sessions, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from conftest import POSTGRES_URL
+from sqlalchemy import create_engine, inspect, text
+
+from admin.db import AdminDatabaseError, AdminDB, current_revision, downgrade, head_revision, make_engine
+
+
+def check_round_trip(url: str) -> None:
+    db = AdminDB(url)
+    assert current_revision(db.engine) == head_revision() == "0001"
+    assert "audit_log" in inspect(db.engine).get_table_names()
+    db.audit("ada@example.com", "user.forget", "u42")
+    db.audit("bob@example.com", "export.run", "kpis")
+    assert [(e.actor, e.action, e.detail) for e in db.audit_log()] == [
+        ("bob@example.com", "export.run", "kpis"),
+        ("ada@example.com", "user.forget", "u42"),
+    ]
+    db.engine.dispose()
+    downgrade(url, "base")
+    engine = make_engine(url)
+    assert "audit_log" not in inspect(engine).get_table_names()
+    assert current_revision(engine) is None
+    engine.dispose()
+
+
+def test_sqlite_migrates_up_and_down(tmp_path):
+    check_round_trip(f"sqlite:///{tmp_path / 'admin.db'}")
+
+
+def test_a_failed_unit_of_work_is_rolled_back(tmp_path):
+    db = AdminDB(f"sqlite:///{tmp_path / 'admin.db'}")
+    with pytest.raises(RuntimeError):
+        with db.session() as session:
+            session.execute(text("INSERT INTO audit_log (at, actor, action, detail) VALUES (CURRENT_TIMESTAMP, 'a', 'b', '')"))
+            raise RuntimeError("boom")
+    assert db.audit_log() == []
+
+
+def test_an_unreachable_database_is_one_sentence():
+    with pytest.raises(AdminDatabaseError, match="cannot be reached"):
+        AdminDB("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+@pytest.mark.postgres
+def test_postgresql_migrates_up_and_down():
+    name = f"pulse_admin_{uuid.uuid4().hex[:8]}"
+    server = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        check_round_trip(POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}")
+    finally:
+        with server.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        server.dispose()
