@@ -1,0 +1,118 @@
+"""Every page in a real headless Chromium against a real `streamlit run` on demo data.
+
+Screenshots land in tests/e2e/screenshots/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from loaders.load import load_demo
+from pulse.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = Path(__file__).resolve().parent / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+# (url path, text the page must show)
+PAGES = [
+    ("", "Overview"),
+]
+
+pytestmark = pytest.mark.e2e
+
+if not os.path.exists(CHROMIUM):
+    if os.environ.get("CI"):
+        raise RuntimeError("Chromium is missing on CI: `make test` installs Debian's chromium package.")
+    pytest.skip("Chromium is not installed (Debian package `chromium`): browser tests skipped", allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    store_path = tmp_path_factory.mktemp("e2e") / "pulse.duckdb"
+    load_demo(Store(store_path), users=300, days=90, seed=3)
+    port = free_port()
+    env = os.environ | {"PULSE_STORE": str(store_path), "PULSE_ADMIN_DB": f"sqlite:///{store_path.parent / 'admin.db'}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        raise RuntimeError(f"streamlit did not start: {proc.stderr.read()[-2000:]}")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        yield b
+        b.close()
+
+
+def settle(page) -> None:
+    """Wait until Streamlit has finished running the script (no running indicator)."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
+    page.wait_for_timeout(1500)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+    )
+    page.wait_for_timeout(1500)
+
+
+@pytest.mark.parametrize("path,title", PAGES, ids=[p or "overview" for p, _ in PAGES])
+def test_page_renders_without_errors(server, browser, path, title):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/{path}")
+    settle(page)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{path or 'overview'}.png"), full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    assert page.get_by_role("heading", name=title).first.is_visible()
+    assert page.locator('[data-testid="stVegaLiteChart"], [data-testid="stArrowVegaLiteChart"]').count() > 0
+    page.close()
+
+
+def test_the_filter_bar_lives_in_the_url(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/?range=custom&start=2020-01-01&end=2020-01-31&interval=week")
+    settle(page)
+    assert page.get_by_text("2020-01-01 – 2020-01-31").first.is_visible()
+    page.goto(f"{server}/?range=custom&start=garbage&end=2020-01-31")
+    settle(page)
+    assert page.get_by_text("is not a date").first.is_visible()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
