@@ -80,8 +80,8 @@ def cards(items: Sequence[Card], per_row: int = 4) -> None:
         columns = st.columns(per_row)
         for column, card in zip(columns, items[row_start : row_start + per_row]):
             delta = None if card.change is None else f"{card.change * 100:+.1f}% vs previous"
-            column.metric(card.label, card.value, delta=delta, help=card.help,
-                          delta_color="inverse" if card.inverse else "normal", border=True)
+            colour = "off" if not card.change else "inverse" if card.inverse else "normal"
+            column.metric(card.label, card.value, delta=delta, help=card.help, delta_color=colour, border=True)
 
 
 def _money_format() -> str:
