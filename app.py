@@ -22,8 +22,15 @@ except SettingsError as exc:
     st.stop()
 
 PAGES = {
-    "Dashboards": [
+    "Product": [
         st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    ],
+    "Money": [
+        st.Page("pages/purchases.py", title="Purchases", icon=":material/shopping_cart:"),
+        st.Page("pages/revenue.py", title="Revenue", icon=":material/payments:"),
+    ],
+    "People": [
+        st.Page("pages/user.py", title="User lookup", icon=":material/person_search:"),
     ],
 }
 

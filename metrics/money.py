@@ -8,10 +8,11 @@ started_at < t <= ended_at (or still running), as METRICS.md defines month-end M
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from metrics.base import Params, local_midnight_utc, user_scope
-from pulse.query import Query
+from pulse.query import Query, next_period
 
 
 def transactions_scope(store, q: Query, alias: str = "t") -> tuple[str, Params]:
@@ -51,3 +52,74 @@ def mrr_at_sql(q: Query, alias: str = "s") -> tuple[str, Params]:
 def end_of_day_instant(store, day: date) -> datetime:
     """The instant just after `day` ends in the reporting timezone (as a naive UTC value)."""
     return local_midnight_utc(day + timedelta(days=1), store.timezone)
+
+
+# Row conditions on transactions (alias t), as METRICS.md "Purchases and revenue" counts them.
+ORDER = "t.status = 'succeeded' AND t.kind IN ('purchase', 'subscription')"
+REFUND = "t.status = 'succeeded' AND t.kind = 'refund'"
+FAILED = "t.status = 'failed'"
+
+# The plan label that marks a trial period (DATA.md: "free, trial, pro, enterprise").
+TRIAL_PLAN = "trial"
+
+
+def local_day(expr: str) -> str:
+    """SQL for the reporting-timezone day of a stored (naive UTC) timestamp; binds $tz."""
+    return f"CAST(timezone($tz, timezone('UTC', {expr})) AS DATE)"
+
+
+def monthly(q: Query) -> Query:
+    """The same query by calendar month: MRR and cohorts are monthly whatever the interval."""
+    return replace(q, interval="month")
+
+
+def calendar_sql(column: str = "period", param: str = "periods") -> str:
+    """A one-column relation of the dates bound as the list $<param>, so a metric can left-join
+    its figures onto every period of the range and compute its ratios after the zeros."""
+    return f"(SELECT unnest(CAST(${param} AS DATE[])) AS {column})"
+
+
+def month_ends_sql() -> str:
+    """A relation (month, at) of the months bound as $months and the instants $ats at which each
+    ends (see month_end_params)."""
+    return "(SELECT unnest(CAST($months AS DATE[])) AS month, unnest(CAST($ats AS TIMESTAMP[])) AS at)"
+
+
+def month_end_params(store, months: list[date]) -> Params:
+    """For each month, the instant the next one begins: local midnight in the reporting
+    timezone, as a naive UTC value like the stored timestamps."""
+    return {"months": months, "ats": [local_midnight_utc(next_period(m, "month"), store.timezone) for m in months]}
+
+
+def months_between(first: date, last: date) -> list[date]:
+    """The first day of every month from `first`'s month to `last`'s month, in order."""
+    out, current = [], first.replace(day=1)
+    while current <= last:
+        out.append(current)
+        current = next_period(current, "month")
+    return out
+
+
+def first_subscription_month(store) -> date | None:
+    """The reporting-timezone month of the earliest subscription period, if there is one."""
+    first = store.scalar(f"SELECT min({local_day('started_at')}) FROM subscriptions", {"tz": store.timezone})
+    return first.replace(day=1) if first is not None else None
+
+
+def customer_mrr_sql(q: Query) -> tuple[str, Params]:
+    """Per (user_id, month) of $months, the customer's MRR m(u, M) at the month's end, where it
+    is above zero (periods without MRR, trials and free plans, are left out before the join).
+
+    Each customer's MRR is rounded to cents before anything is summed, so the MRR bridge
+    (start + movements = end) holds to the cent in what is exported.
+    """
+    users, params = user_scope(q, "s.user_id", devices=True)
+    sql = f"""
+    SELECT s.user_id, e.month, round(sum(s.mrr), 2) AS mrr
+    FROM subscriptions s
+    JOIN {month_ends_sql()} e ON s.started_at < e.at AND (s.ended_at IS NULL OR s.ended_at >= e.at)
+    WHERE s.mrr > 0 AND {users}
+    GROUP BY s.user_id, e.month
+    HAVING round(sum(s.mrr), 2) > 0
+    """
+    return sql, params

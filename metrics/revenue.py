@@ -1,0 +1,379 @@
+"""Purchases and revenue: what was bought, refunded and failed (METRICS.md "Purchases and revenue").
+
+Money sums only succeeded rows in the reporting currency; `other_currencies` shows the
+rest apart. Range-level tables use the range widened to whole periods, like the charts
+next to them; `customer_value` is as of `--end`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+import polars as pl
+
+from metrics.base import MONEY_DTYPE, money, rate, trunc, user_scope
+from metrics.money import FAILED, ORDER, REFUND, calendar_sql, monthly, revenue_totals_sql, transactions_scope
+from metrics.registry import Option, metric
+from pulse.query import Query, QueryError
+
+BREAKDOWN_DIMENSIONS = ("category", "provider", "payment_method", "plan", "country")
+# Label for rows that have no value for the chosen dimension.
+NOT_SET = "(none)"
+
+
+@metric(
+    "revenue",
+    ["period", "orders", "buyers", "gross_revenue", "refunds", "net_revenue", "avg_order_value",
+     "failed_payments", "failed_rate"],
+    area="revenue",
+)
+def revenue(store, q: Query) -> pl.DataFrame:
+    """Orders, buyers, gross revenue, refunds, net revenue, average order value and failed payments per period.
+
+    A refund counts in the period it was paid back, not the period of its purchase.
+    Failed payments count failed rows in the reporting currency; pending rows count nowhere.
+    """
+    scope, params = transactions_scope(store, q)
+    out = store.fetch(
+        f"""
+        WITH sums AS (
+            SELECT {trunc('t.day', q.interval)} AS period,
+                   count(*) FILTER (WHERE {ORDER}) AS orders,
+                   count(DISTINCT t.user_id) FILTER (WHERE {ORDER}) AS buyers,
+                   coalesce(sum(t.amount) FILTER (WHERE {ORDER}), 0) AS gross,
+                   coalesce(sum(t.amount) FILTER (WHERE {REFUND}), 0) AS refunds,
+                   count(*) FILTER (WHERE t.status = 'failed') AS failed
+            FROM transactions t
+            WHERE t.day BETWEEN $start AND $end AND {scope}
+            GROUP BY ALL
+        ),
+        filled AS (
+            SELECT c.period, coalesce(orders, 0) AS orders, coalesce(buyers, 0) AS buyers,
+                   coalesce(gross, 0) AS gross, coalesce(refunds, 0) AS refunds, coalesce(failed, 0) AS failed
+            FROM {calendar_sql()} c LEFT JOIN sums USING (period)
+        )
+        SELECT period, orders, buyers, {money('gross')} AS gross_revenue, {money('refunds')} AS refunds,
+               {money('gross - refunds')} AS net_revenue, {money('gross / NULLIF(orders, 0)')} AS avg_order_value,
+               failed AS failed_payments, {rate('failed', 'failed + orders')} AS failed_rate
+        FROM filled ORDER BY period
+        """,
+        {**params, "start": q.range_start, "end": q.range_end, "periods": q.periods()},
+    )
+    return out.cast({"orders": pl.Int64, "buyers": pl.Int64, "failed_payments": pl.Int64})
+
+
+@metric(
+    "revenue_summary",
+    ["orders", "buyers", "gross_revenue", "refunds", "net_revenue", "avg_order_value", "failed_payments", "failed_rate"],
+    area="revenue",
+)
+def revenue_summary(store, q: Query) -> pl.DataFrame:
+    """The range's totals as in `revenue`: orders, buyers, gross and net revenue, refunds, average order value, failed payments.
+
+    buyers counts each buyer once over the whole range (not the sum of the periods' buyers).
+    """
+    totals, params = revenue_totals_sql(store, q)
+    out = store.fetch(
+        f"""
+        SELECT orders, buyers, {money('gross')} AS gross_revenue, {money('refunds')} AS refunds,
+               {money('gross - refunds')} AS net_revenue, {money('gross / NULLIF(orders, 0)')} AS avg_order_value,
+               failed AS failed_payments, {rate('failed', 'failed + orders')} AS failed_rate
+        FROM ({totals})
+        """,
+        {**params, "start": q.range_start, "end": q.range_end},
+    )
+    return out.cast({"orders": pl.Int64, "buyers": pl.Int64, "failed_payments": pl.Int64})
+
+
+@metric(
+    "refunds_and_failures",
+    ["period", "refunds", "refunded_amount", "failed_payments", "failed_amount", "failed_rate"],
+    area="revenue",
+)
+def refunds_and_failures(store, q: Query) -> pl.DataFrame:
+    """Refunds paid back and payments that failed per period: how many, how much, and the failure rate.
+
+    failed_rate = failed / (failed + succeeded orders), as in `revenue`. Reporting currency only.
+    """
+    scope, params = transactions_scope(store, q)
+    out = store.fetch(
+        f"""
+        WITH sums AS (
+            SELECT {trunc('t.day', q.interval)} AS period,
+                   count(*) FILTER (WHERE {REFUND}) AS refunds,
+                   coalesce(sum(t.amount) FILTER (WHERE {REFUND}), 0) AS refunded,
+                   count(*) FILTER (WHERE {FAILED}) AS failed,
+                   coalesce(sum(t.amount) FILTER (WHERE {FAILED}), 0) AS failed_amount,
+                   count(*) FILTER (WHERE {ORDER}) AS orders
+            FROM transactions t
+            WHERE t.day BETWEEN $start AND $end AND {scope}
+            GROUP BY ALL
+        )
+        SELECT c.period, coalesce(refunds, 0) AS refunds, {money('coalesce(refunded, 0)')} AS refunded_amount,
+               coalesce(failed, 0) AS failed_payments, {money('coalesce(failed_amount, 0)')} AS failed_amount,
+               {rate('failed', 'failed + orders')} AS failed_rate
+        FROM {calendar_sql()} c LEFT JOIN sums USING (period)
+        ORDER BY c.period
+        """,
+        {**params, "start": q.range_start, "end": q.range_end, "periods": q.periods()},
+    )
+    return out.cast({"refunds": pl.Int64, "failed_payments": pl.Int64})
+
+
+BREAKDOWN_VALUES = {
+    "category": "t.category",
+    "provider": "t.provider",
+    "payment_method": "t.payment_method",
+    "plan": "t.plan",
+    "country": "p.country",
+}
+
+
+@metric(
+    "revenue_breakdown",
+    ["dimension", "value", "orders", "buyers", "gross_revenue", "share"],
+    options=(Option("dimension", "choice", "category", "what to break revenue down by", BREAKDOWN_DIMENSIONS),),
+    area="revenue",
+)
+def revenue_breakdown(store, q: Query) -> pl.DataFrame:
+    """Orders, buyers and gross revenue in the range by one dimension, with each value's share of gross revenue.
+
+    plan is the transaction's plan; country is the buyer's country. Rows without a value are
+    shown as "(none)".
+    """
+    dimension = q.opt("dimension")
+    scope, params = transactions_scope(store, q)
+    out = store.fetch(
+        f"""
+        WITH orders AS (
+            SELECT coalesce({BREAKDOWN_VALUES[dimension]}, $not_set) AS value, t.user_id, t.amount
+            FROM transactions t LEFT JOIN people p ON p.user_id = t.user_id
+            WHERE t.day BETWEEN $start AND $end AND {ORDER} AND {scope}
+        ),
+        by_value AS (
+            SELECT value, count(*) AS orders, count(DISTINCT user_id) AS buyers, sum(amount) AS gross
+            FROM orders GROUP BY value
+        )
+        SELECT $dimension AS dimension, value, orders, buyers, {money('gross')} AS gross_revenue,
+               {rate('gross', 'sum(gross) OVER ()')} AS share
+        FROM by_value ORDER BY value
+        """,
+        {**params, "start": q.range_start, "end": q.range_end, "dimension": dimension, "not_set": NOT_SET},
+    )
+    return out.cast({"orders": pl.Int64, "buyers": pl.Int64})
+
+
+@metric("purchase_cohorts", ["cohort", "period_offset", "cohort_size", "buyers", "revenue"], area="revenue")
+def purchase_cohorts(store, q: Query) -> pl.DataFrame:
+    """Buyers and net revenue in each month after a customer's first purchase, by the month of that first purchase.
+
+    Cohorts are the months of the range (widened to whole months), each followed up to the
+    range's last month. revenue is net: orders minus refunds of the cohort's customers that month.
+    """
+    months = monthly(q)
+    scope, params = transactions_scope(store, q)
+    out = store.fetch(
+        f"""
+        WITH paid AS (
+            SELECT t.user_id, t.day, t.kind, t.amount, {ORDER} AS is_order
+            FROM transactions t
+            WHERE t.day <= $end AND t.status = 'succeeded' AND {scope}
+        ),
+        firsts AS (
+            SELECT user_id, {trunc('min(day)', 'month')} AS cohort FROM paid WHERE is_order GROUP BY user_id
+        ),
+        members AS (SELECT * FROM firsts WHERE cohort BETWEEN $start AND $end),
+        sizes AS (SELECT cohort, count(*) AS cohort_size FROM members GROUP BY cohort),
+        activity AS (
+            SELECT m.cohort, date_diff('month', m.cohort, {trunc('p.day', 'month')}) AS period_offset,
+                   count(DISTINCT p.user_id) FILTER (WHERE p.is_order) AS buyers,
+                   coalesce(sum(p.amount) FILTER (WHERE p.is_order), 0)
+                   - coalesce(sum(p.amount) FILTER (WHERE p.kind = 'refund'), 0) AS revenue
+            FROM members m JOIN paid p ON p.user_id = m.user_id AND p.day >= m.cohort
+            GROUP BY ALL
+        ),
+        grid AS (
+            SELECT c.cohort, o.period_offset
+            FROM {calendar_sql('cohort')} c
+            CROSS JOIN (SELECT range AS period_offset FROM range(0, $offsets)) o
+            WHERE date_diff('month', c.cohort, CAST($end AS DATE)) >= o.period_offset
+        )
+        SELECT g.cohort, g.period_offset, coalesce(s.cohort_size, 0) AS cohort_size,
+               coalesce(a.buyers, 0) AS buyers, {money('coalesce(a.revenue, 0)')} AS revenue
+        FROM grid g
+        LEFT JOIN sizes s USING (cohort)
+        LEFT JOIN activity a USING (cohort, period_offset)
+        ORDER BY g.cohort, g.period_offset
+        """,
+        {**params, "start": months.range_start, "end": months.range_end, "periods": months.periods(),
+         "offsets": len(months.periods())},
+    )
+    return out.cast({"period_offset": pl.Int64, "cohort_size": pl.Int64, "buyers": pl.Int64})
+
+
+CUSTOMER_SORTS = ("user_id", "orders", "total_spent", "last_purchase", "recency_days")
+
+
+@metric(
+    "customer_value",
+    ["user_id", "orders", "total_spent", "first_purchase", "last_purchase", "avg_order_value", "recency_days", "frequency"],
+    options=(
+        Option("sort", "choice", "user_id", "order the buyers by this column", CUSTOMER_SORTS),
+        Option("descending", "bool", False, "sort from the highest value down"),
+        Option("limit", "int", 0, "keep only the first N buyers (0: all)", minimum=0),
+    ),
+    area="revenue",
+)
+def customer_value(store, q: Query) -> pl.DataFrame:
+    """Per buyer, as of the end date: orders, net spend, first and last purchase, average order value, recency, frequency.
+
+    recency_days = --end − the last purchase day.
+
+    Counts the buyer's whole history up to --end (not only the range). total_spent is net of
+    refunds; avg_order_value is gross / orders, as in `revenue`; frequency = orders × 30 /
+    days from the first purchase to --end (both counted).
+    """
+    scope, params = transactions_scope(store, q)
+    direction = "DESC" if q.opt("descending") else "ASC"
+    limit = f"LIMIT {int(q.opt('limit'))}" if q.opt("limit") else ""
+    out = store.fetch(
+        f"""
+        WITH buyers AS (
+            SELECT t.user_id,
+                   count(*) FILTER (WHERE {ORDER}) AS orders,
+                   sum(t.amount) FILTER (WHERE {ORDER}) AS gross,
+                   coalesce(sum(t.amount) FILTER (WHERE {REFUND}), 0) AS refunds,
+                   min(t.day) FILTER (WHERE {ORDER}) AS first_purchase,
+                   max(t.day) FILTER (WHERE {ORDER}) AS last_purchase
+            FROM transactions t
+            WHERE t.day <= $end AND t.status = 'succeeded' AND {scope}
+            GROUP BY t.user_id
+            HAVING count(*) FILTER (WHERE {ORDER}) > 0
+        )
+        SELECT user_id, orders, {money('gross - refunds')} AS total_spent, first_purchase, last_purchase,
+               {money('gross / orders')} AS avg_order_value,
+               date_diff('day', last_purchase, CAST($end AS DATE)) AS recency_days,
+               CAST(orders * 30 AS DOUBLE) / (date_diff('day', first_purchase, CAST($end AS DATE)) + 1) AS frequency
+        FROM buyers
+        ORDER BY {q.opt('sort')} {direction}, user_id
+        {limit}
+        """,
+        {**params, "end": q.end},
+    )
+    return out.cast({"orders": pl.Int64, "recency_days": pl.Int64, "frequency": pl.Float64})
+
+
+REFUNDED = f"coalesce(sum(t.amount) FILTER (WHERE {REFUND}), 0)"
+
+
+@metric("other_currencies", ["currency", "transactions", "amount"], area="revenue")
+def other_currencies(store, q: Query) -> pl.DataFrame:
+    """Succeeded orders and their net amount per currency other than the reporting one, in the range; never part of revenue.
+
+    transactions counts succeeded purchases and subscriptions; amount is their sum minus
+    succeeded refunds, in that currency.
+    """
+    users, params = user_scope(q, "t.user_id", devices=True)
+    out = store.fetch(
+        f"""
+        SELECT t.currency, count(*) FILTER (WHERE {ORDER}) AS transactions,
+               {money(f"coalesce(sum(t.amount) FILTER (WHERE {ORDER}), 0) - {REFUNDED}")} AS amount
+        FROM transactions t
+        WHERE t.currency <> $currency AND t.status = 'succeeded' AND t.day BETWEEN $start AND $end AND {users}
+        GROUP BY t.currency ORDER BY t.currency
+        """,
+        {**params, "currency": store.currency, "start": q.range_start, "end": q.range_end},
+    )
+    return out.cast({"transactions": pl.Int64})
+
+
+FACETS = ("category", "provider", "payment_method", "plan", "currency")
+
+
+@metric(
+    "transaction_facets",
+    ["value", "transactions"],
+    options=(Option("facet", "choice", "category", "the column whose values to list", FACETS),),
+    area="revenue",
+)
+def transaction_facets(store, q: Query) -> pl.DataFrame:
+    """The values one column of the transactions takes in the range, with how many rows have each (any status or currency).
+
+    What the purchase explorer offers to filter by; rows without a value are left out.
+    """
+    facet = q.opt("facet")
+    users, params = user_scope(q, "t.user_id", devices=True)
+    out = store.fetch(
+        f"""
+        SELECT t.{facet} AS value, count(*) AS transactions
+        FROM transactions t
+        WHERE t.day BETWEEN $start AND $end AND t.{facet} IS NOT NULL AND {users}
+        GROUP BY t.{facet} ORDER BY value
+        """,
+        {**params, "start": q.range_start, "end": q.range_end},
+    )
+    return out.cast({"transactions": pl.Int64})
+
+
+TRANSACTION_COLUMNS = ("transaction_id", "ts", "user_id", "kind", "status", "amount", "currency", "category",
+                       "provider", "product_name", "payment_method", "plan")
+TRANSACTION_SORTS = ("ts", "amount", "user_id", "kind", "status", "category", "provider", "transaction_id")
+
+
+def _amount(q: Query, name: str) -> Decimal | None:
+    text = q.opt(name)
+    if text is None:
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise QueryError(f"Option {name}={text!r} is not an amount; use a number such as 9.99.") from None
+
+
+@metric(
+    "transactions_list",
+    list(TRANSACTION_COLUMNS),
+    options=(
+        Option("status", "choice", None, "only rows with this status", ("succeeded", "failed", "pending")),
+        Option("kind", "choice", None, "only rows of this kind", ("purchase", "subscription", "refund")),
+        Option("category", "str", None, "only rows of this category"),
+        Option("provider", "str", None, "only rows from this provider"),
+        Option("min_amount", "str", None, "only rows of at least this amount"),
+        Option("max_amount", "str", None, "only rows of at most this amount"),
+        Option("sort", "choice", "ts", "order the rows by this column", TRANSACTION_SORTS),
+        Option("descending", "bool", True, "sort from the highest (newest) value down"),
+        Option("limit", "int", 0, "rows per page (0: all)", minimum=0),
+        Option("offset", "int", 0, "rows to skip (paging)", minimum=0),
+    ),
+    area="revenue",
+)
+def transactions_list(store, q: Query) -> pl.DataFrame:
+    """Transactions in the range, in every currency and status, filtered, sorted and paged (the purchase explorer).
+
+    ts is UTC, as stored; ties in the sort order are broken by transaction_id.
+    """
+    users, params = user_scope(q, "t.user_id", devices=True)
+    conditions = ["t.day BETWEEN $start AND $end", users]
+    values = {"status": q.opt("status"), "kind": q.opt("kind"), "category": q.opt("category"), "provider": q.opt("provider"),
+              "min_amount": _amount(q, "min_amount"), "max_amount": _amount(q, "max_amount")}
+    for name in ("status", "kind", "category", "provider"):
+        if values[name] is not None:
+            conditions.append(f"t.{name}::VARCHAR = ${name}")
+    if values["min_amount"] is not None:
+        conditions.append("t.amount >= $min_amount")
+    if values["max_amount"] is not None:
+        conditions.append("t.amount <= $max_amount")
+    direction = "DESC" if q.opt("descending") else "ASC"
+    out = store.fetch(
+        f"""
+        SELECT t.transaction_id, t.ts, t.user_id, t.kind::VARCHAR AS kind, t.status::VARCHAR AS status,
+               {money('t.amount')} AS amount, t.currency, t.category, t.provider, t.product_name,
+               t.payment_method, t.plan
+        FROM transactions t
+        WHERE {' AND '.join(conditions)}
+        ORDER BY {q.opt('sort')} {direction} NULLS LAST, transaction_id {direction}
+        {f"LIMIT {int(q.opt('limit'))}" if q.opt("limit") else ""} OFFSET {int(q.opt("offset"))}
+        """,
+        {**params, **{k: v for k, v in values.items() if v is not None}, "start": q.range_start, "end": q.range_end},
+    )
+    return out.cast({"ts": pl.Datetime("us"), "amount": MONEY_DTYPE})
