@@ -39,6 +39,7 @@ PAGE_OPTIONS: dict[str, dict[str, str]] = {
     "revenue_breakdown": {"dimension": "category"},
     "retention": {"periods": "8"},
     "retention_by": {"dimension": "plan"},
+    "user_search": {"text": "an"},
 }
 
 

@@ -27,13 +27,20 @@ LABELS = {
     "period": "Period", "date": "Date", "dau": "DAU", "wau": "WAU", "mau": "MAU", "arr": "ARR", "mrr": "MRR",
     "arpu": "ARPU", "ltv": "LTV", "nrr": "NRR", "grr": "GRR", "user_id": "User", "os": "OS",
     "avg_duration_s": "Avg. duration (s)", "median_duration_s": "Median duration (s)",
-    "kpi": "Figure", "value": "Value", "previous": "Previous range", "change": "Change",
+    "kpi": "Figure", "value": "Value", "previous": "Previous range", "change": "Change", "ts": "Time (UTC)",
 }
 
 
+ABBREVIATIONS = {"mrr": "MRR", "arr": "ARR", "arpu": "ARPU", "ltv": "LTV", "nrr": "NRR", "grr": "GRR", "api": "API", "id": "ID"}
+
+
 def label(column: str) -> str:
-    """A column's human name: known abbreviations, else its words capitalised."""
-    return LABELS.get(column, column.replace("_", " ").capitalize())
+    """A column's human name: known names, else its words capitalised, abbreviations upper-cased."""
+    if column in LABELS:
+        return LABELS[column]
+    words = [ABBREVIATIONS.get(word, word) for word in column.split("_")]
+    text = " ".join(words)
+    return text[0].upper() + text[1:] if text else text
 
 
 def currency() -> str:

@@ -110,7 +110,23 @@ def filter_bar() -> Query:
 
 def current_query() -> Query:
     """The query the filter bar built on this run (app.py draws the bar before any page)."""
+    if "query" not in st.session_state:
+        _through_the_router()
     return st.session_state["query"]
+
+
+def _through_the_router() -> None:
+    """Rerun via app.py when Streamlit ran a page file on its own.
+
+    Until app.py's st.navigation has run once in the server process, Streamlit treats the
+    `pages/` folder the legacy way and runs a deep-linked page directly, without the router
+    or the filter bar. Clearing that legacy flag and rerunning makes app.py run and route to
+    the same page, so a bookmarked link works on the first visit after a restart too.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 
 
 def period_label(interval: str) -> str:

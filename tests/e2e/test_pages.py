@@ -26,6 +26,9 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # (url path, text the page must show)
 PAGES = [
     ("", "Overview"),
+    ("purchases", "Purchases"),
+    ("revenue", "Revenue"),
+    ("user", "User"),
 ]
 
 pytestmark = pytest.mark.e2e
