@@ -1,0 +1,119 @@
+"""The Retention page renders on a small store and shows the right figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import streamlit as st
+from conftest import build_store, q
+from streamlit.testing.v1 import AppTest
+
+from metrics import registry
+
+PAGE = Path(__file__).resolve().parent.parent / "pages" / "retention.py"
+
+
+def ev(user: str, *days: str) -> list[dict]:
+    return [{"event_id": f"{user}@{day}", "user_id": user, "ts": f"{day} 10:00", "event_type": "login",
+             "device_type": "desktop"} for day in days]
+
+
+TABLES = {
+    "users": [
+        {"user_id": "a", "email": "a@example.com", "signup_at": "2024-01-02 09:00", "plan": "pro", "country": "DE"},
+        {"user_id": "b", "email": "b@example.com", "signup_at": "2024-01-03 09:00", "plan": "free", "country": "US"},
+        {"user_id": "c", "email": "c@example.com", "signup_at": "2024-01-08 09:00", "country": "US"},
+        {"user_id": "d", "email": "d@example.com", "signup_at": "2023-11-01 09:00", "plan": "free"},
+    ],
+    # Weeks of Jan 1, 8, 15, 22. a: weeks 1-3, b: weeks 1-4, c: week 2, d: only in November.
+    "events": [
+        *ev("a", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-09", "2024-01-16"),
+        *ev("b", "2024-01-03", "2024-01-10", "2024-01-17", "2024-01-24"),
+        *ev("c", "2024-01-08"),
+        *ev("d", "2023-11-01", "2023-11-05"),
+    ],
+    "subscriptions": [{"subscription_id": "s1", "user_id": "a", "plan": "pro", "mrr": "29", "started_at": "2023-12-01 00:00"}],
+}
+QUERY = q("2024-01-01", "2024-01-28", "week")
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("retention_page") / "pulse.duckdb"
+    build_store(path, **TABLES)
+    return path
+
+
+@pytest.fixture
+def page(store_path, monkeypatch) -> AppTest:
+    """The Retention page after one run against the small store."""
+    monkeypatch.setenv("PULSE_STORE", str(store_path))
+    monkeypatch.setenv("PULSE_ADMIN_DB", f"sqlite:///{store_path.parent / 'admin.db'}")
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(str(PAGE), default_timeout=60)
+    at.session_state["query"] = QUERY
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def table(at: AppTest, metric: str):
+    """The table on the page with exactly this metric's columns, as pandas."""
+    columns = list(registry.get(metric).columns)
+    return next(t.value for t in at.dataframe if list(t.value.columns) == columns)
+
+
+def chart(at: AppTest, index: int) -> tuple[dict, list[dict]]:
+    """The index-th chart's Vega-Lite spec and the rows of its first dataset, as sent to the browser."""
+    proto = at.get("vega_lite_chart")[index].proto
+    return json.loads(proto.spec), pa.ipc.open_stream(proto.datasets[0].data.data).read_all().to_pylist()
+
+
+def test_retention_page_shows_cohorts_curves_churn_and_users_at_risk(page):
+    at = page
+    assert at.title[0].value == "Retention"
+    matrix = table(at, "retention")
+    # First weeks: a and b in week 1, c in week 2; a back in weeks 2-3, b in weeks 2-4.
+    assert matrix["cohort_size"].tolist() == [2, 2, 2, 2, 1, 1, 1, 0, 0, 0]
+    assert matrix["retained"].tolist() == [2, 2, 2, 1, 1, 0, 0, 0, 0, 0]
+    spec, cells = chart(at, 0)
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rect", "text"]
+    assert [(row["period_offset"], row["rate"]) for row in cells[:4]] == [(0, 1.0), (1, 1.0), (2, 1.0), (3, 0.5)]
+    curve = table(at, "retention_curve")
+    # Offset 1 over weeks 1-3: (2 + 0 + 0) / (2 + 1 + 0).
+    assert curve["rate"].round(4).tolist() == [1.0, 0.6667, 0.6667, 0.5]
+    by_plan = table(at, "retention_by")
+    assert sorted(set(by_plan["value"])) == ["Unknown", "free", "pro"]
+    day_n = table(at, "day_n_retention")
+    # a (Jan 2) is back 1, 7 and 14 days later; b (Jan 3) 7 and 14 days later, not the next day.
+    jan_2, jan_3 = day_n.iloc[1], day_n.iloc[2]
+    assert (jan_2["day_1"], jan_2["day_7"], jan_2["day_14"]) == (1.0, 1.0, 1.0)
+    assert (jan_3["day_1"], jan_3["day_7"], jan_3["day_14"]) == (0.0, 1.0, 1.0)
+    churn = table(at, "churn")
+    # Week 3: c of {a, b, c} gone; week 4: a of {a, b} gone.
+    assert churn["churned"].tolist() == [0, 0, 1, 1] and churn["active_previous"].tolist() == [0, 2, 3, 2]
+    # Only d has been quiet for more than 30 days: Nov 1 - Nov 5.
+    shown = {m.label: m.value for m in at.metric}
+    assert shown == {"Users gone quiet": "1", "Average lifetime": "4.0 days", "Median lifetime": "4.0 days"}
+    at_risk = table(at, "at_risk_users")
+    # a: 4 active days in Jan 1-14, 1 in Jan 15-28; c: 1 and 0; b: 2 and 2 is not at risk.
+    assert at_risk["user_id"].tolist() == ["a", "c"] and at_risk["mrr"].tolist() == [29.0, 0.0]
+    assert all(c.value for c in at.caption)
+
+
+def test_retention_page_options_change_the_matrix(page):
+    at = page
+    at.toggle(key="retention_cumulative").set_value(True)
+    at.segmented_control(key="retention_mode").set_value("recurring")
+    at.slider(key="retention_periods").set_value(2)
+    at.run()
+    assert not at.exception
+    matrix = table(at, "retention")
+    # Recurring weeks: {a, b}, {a, b, c}, {a, b}, {b}; back then or later: all but c after week 2.
+    assert matrix["cohort_size"].tolist() == [2, 2, 3, 3, 2, 2, 1]
+    assert matrix["retained"].tolist() == [2, 2, 3, 2, 2, 1, 1]
