@@ -185,7 +185,9 @@ def test_readers_see_the_old_or_the_new_version_never_an_error(tmp_path):
     for k in range(1, 6):
         with store.writer(f"load {k}") as w:
             w.stage("events", frame("events", events(10, 100 * k)))
-    time.sleep(0.2)
+    deadline = time.monotonic() + 20  # a busy machine may starve the reader thread for a while
+    while (60, True) not in seen and not errors and time.monotonic() < deadline:
+        time.sleep(0.05)
     stop.set()
     thread.join()
     assert errors == []
