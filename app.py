@@ -24,6 +24,8 @@ except SettingsError as exc:
 PAGES = {
     "Product": [
         st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("pages/activity.py", title="Activity", icon=":material/query_stats:"),
+        st.Page("pages/retention.py", title="Retention", icon=":material/event_repeat:"),
     ],
     "Money": [
         st.Page("pages/purchases.py", title="Purchases", icon=":material/shopping_cart:"),

@@ -26,9 +26,11 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # (url path, text the page must show)
 PAGES = [
     ("", "Overview"),
+    ("activity", "Activity"),
+    ("retention", "Retention"),
     ("purchases", "Purchases"),
     ("revenue", "Revenue"),
-    ("user", "User"),
+    ("user?user={user}", "User"),
 ]
 
 pytestmark = pytest.mark.e2e
@@ -46,9 +48,19 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    store_path = tmp_path_factory.mktemp("e2e") / "pulse.duckdb"
-    load_demo(Store(store_path), users=300, days=90, seed=3)
+def store_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("e2e") / "pulse.duckdb"
+    load_demo(Store(path), users=300, days=90, seed=3)
+    return path
+
+
+@pytest.fixture(scope="module")
+def busiest_user(store_path) -> str:
+    return Store(store_path).scalar("SELECT user_id FROM user_days GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+
+
+@pytest.fixture(scope="module")
+def server(store_path):
     port = free_port()
     env = os.environ | {"PULSE_STORE": str(store_path), "PULSE_ADMIN_DB": f"sqlite:///{store_path.parent / 'admin.db'}"}
     proc = subprocess.Popen(
@@ -86,22 +98,27 @@ def browser():
 
 
 def settle(page) -> None:
-    """Wait until Streamlit has finished running the script (no running indicator)."""
+    """Wait until Streamlit has run the script and drawn every element: no running
+    indicator and no skeleton placeholders, twice in a row half a second apart."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
-    page.wait_for_timeout(1500)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
-    )
-    page.wait_for_timeout(1500)
+    page.wait_for_timeout(1000)
+    quiet = 0
+    for _ in range(240):
+        busy = page.locator('[data-testid="stStatusWidget"], [data-testid="stSkeleton"]').count()
+        quiet = quiet + 1 if busy == 0 else 0
+        if quiet == 2:
+            break
+        page.wait_for_timeout(500)
+    page.wait_for_timeout(1000)
 
 
-@pytest.mark.parametrize("path,title", PAGES, ids=[p or "overview" for p, _ in PAGES])
-def test_page_renders_without_errors(server, browser, path, title):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{server}/{path}")
+@pytest.mark.parametrize("path,title", PAGES, ids=[p.split("?")[0] or "overview" for p, _ in PAGES])
+def test_page_renders_without_errors(server, browser, busiest_user, path, title):
+    page = browser.new_page(viewport={"width": 1400, "height": 4000})
+    page.goto(f"{server}/{path.format(user=busiest_user)}")
     settle(page)
     SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{path or 'overview'}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{path.split('?')[0] or 'overview'}.png"))
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
     assert page.get_by_role("heading", name=title).first.is_visible()
