@@ -1,12 +1,22 @@
-"""Activity: who is active, how often, and who is new (METRICS.md "Activity")."""
+"""Activity: who is active, how often, who is new, returning or gone, and when in the week
+they use the product (METRICS.md "Activity")."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date, timedelta
+
 import polars as pl
 
-from metrics.base import active_days, fill_periods, rate, trunc, user_scope
-from metrics.registry import EVENT_TYPE, metric
-from pulse.query import Query
+from metrics.base import active_days, event_scope, fill_periods, rate, trunc, user_scope
+from metrics.registry import EVENT_TYPE, Option, metric
+from metrics.sessions import SESSION_TIMEOUT, session_rows
+from pulse.query import Query, period_end, period_start
+
+# The rolling windows of dau_wau_mau, in days.
+ROLLING = {"dau": 1, "wau": 7, "mau": 30}
+# Engagement averages stickiness over this many trailing days.
+ENGAGEMENT_DAYS = 7
 
 
 @metric("active_users", ["period", "active_users"], options=(EVENT_TYPE,), area="activity")
@@ -25,40 +35,44 @@ def rolling_active(q: Query, windows: dict[str, int]) -> tuple[str, dict]:
     """SQL for (date, <name> per window): distinct users active in [d - w + 1, d] for each
     day d of the range.
 
-    Each user's active days become intervals [day, day + w - 1]; overlapping ones are
-    merged per user and counted with a running sum, so the cost is one pass over user-days
-    whatever the window (a join of every user-day to w target days is not).
+    A user is counted on day d through their latest active day a <= d, for as long as
+    d - a < w. So each user-day a, whose user is next active g days later, counts on the days
+    [a, a + min(g, w) - 1]: +1 at a, -1 at a + min(g, w), and a running sum over the calendar
+    gives the counts. One window function over user-days finds every g; everything after
+    works on (day, g) pairs, whatever the number of users or windows (a join of every
+    user-day to w target days does not scale).
     """
     widest = max(windows.values())
     days, params = active_days(q, f"CAST($start AS DATE) - {widest - 1}", "$end")
-    parts = []
+    counts = []
     for name, w in windows.items():
-        parts.append(f"""
-        {name}_islands AS (
-            SELECT user_id, day, sum(CASE WHEN gap IS NULL OR gap > {w} THEN 1 ELSE 0 END)
-                   OVER (PARTITION BY user_id ORDER BY day ROWS UNBOUNDED PRECEDING) AS island
-            FROM (SELECT user_id, day, day - lag(day) OVER (PARTITION BY user_id ORDER BY day) AS gap FROM active)
-        ),
-        {name}_deltas AS (
-            SELECT day, sum(delta) AS delta FROM (
-                SELECT min(day) AS day, 1 AS delta FROM {name}_islands GROUP BY user_id, island
-                UNION ALL
-                SELECT max(day) + {w} AS day, -1 AS delta FROM {name}_islands GROUP BY user_id, island
-            ) GROUP BY day
-        ),
+        counts.append(f"""
         {name}_counts AS (
             SELECT c.day, sum(coalesce(d.delta, 0)) OVER (ORDER BY c.day) AS {name}
-            FROM calendar c LEFT JOIN {name}_deltas d USING (day)
+            FROM calendar c LEFT JOIN (
+                SELECT day, sum(delta) AS delta FROM (
+                    SELECT day, users AS delta FROM spans
+                    UNION ALL
+                    SELECT CAST(day + least(gap, {w}) AS DATE) AS day, -users AS delta FROM spans
+                ) GROUP BY day
+            ) d USING (day)
         )""")
     select = ", ".join(f"CAST({name}_counts.{name} AS BIGINT) AS {name}" for name in windows)
     joins = " ".join(f"JOIN {name}_counts USING (day)" for name in windows)
+    # active_days gives each (user, day) once; a user's last day in it has no next day here,
+    # and any gap of `widest` days or more ends every window alike.
     sql = f"""
-    WITH active AS (SELECT DISTINCT user_id, day FROM {days}),
+    WITH gaps AS (
+        SELECT day, CAST(least(coalesce(lead(day) OVER (PARTITION BY user_id ORDER BY day) - day, {widest}), {widest})
+                         AS INTEGER) AS gap
+        FROM {days}
+    ),
+    spans AS (SELECT day, gap, count(*) AS users FROM gaps GROUP BY day, gap),
     calendar AS (
         SELECT CAST(range AS DATE) AS day
         FROM range(CAST($start AS DATE) - {widest - 1}, CAST($end AS DATE) + 1, INTERVAL 1 DAY)
     ),
-    {",".join(parts)}
+    {",".join(counts)}
     SELECT calendar.day AS date, {select}
     FROM calendar {joins}
     WHERE calendar.day BETWEEN $start AND $end
@@ -70,7 +84,7 @@ def rolling_active(q: Query, windows: dict[str, int]) -> tuple[str, dict]:
 @metric("dau_wau_mau", ["date", "dau", "wau", "mau", "stickiness"], options=(EVENT_TYPE,), area="activity")
 def dau_wau_mau(store, q: Query) -> pl.DataFrame:
     """Per day: users active that day, in the last 7 days and in the last 30 days; dau / mau."""
-    sql, params = rolling_active(q, {"dau": 1, "wau": 7, "mau": 30})
+    sql, params = rolling_active(q, ROLLING)
     out = store.fetch(f"SELECT *, {rate('dau', 'mau')} AS stickiness FROM ({sql})", params)
     return out
 
@@ -88,3 +102,173 @@ def new_users(store, q: Query) -> pl.DataFrame:
     before = store.scalar(f"SELECT count(*) FROM people WHERE signup_day < $start AND {users}", params)
     out = fill_periods(q, counts.cast({"new_users": pl.Int64}))
     return out.with_columns(cumulative_users=(pl.col("new_users").cum_sum() + before).cast(pl.Int64))
+
+
+def _shift(expr: str, interval: str, step: int) -> str:
+    """SQL for the first day of the period `step` periods after (or before) the period starting at `expr`."""
+    if interval == "month":
+        return f"CAST({expr} {'+' if step > 0 else '-'} INTERVAL {abs(step)} MONTH AS DATE)"
+    days = step * (7 if interval == "week" else 1)
+    return f"CAST({expr} + {days} AS DATE)"
+
+
+def lifecycle_statuses(q: Query, first: date, last: date) -> tuple[str, dict]:
+    """A relation (user_id, period, status) for the periods first..last (period starts).
+
+    A user active in p is `new` if p is their signup period, else `returning` if they were
+    active in p - 1, else `resurrecting`; a user active in p - 1 and not in p is `dormant` in
+    p. One pass over each user's active periods in order: the previous and next active
+    period say the rest.
+    """
+    interval = q.interval
+    days, params = active_days(q, "$lc_from", "$lc_to")
+    previous, following = _shift("period", interval, -1), _shift("period", interval, 1)
+    sql = f"""
+    WITH active AS (SELECT DISTINCT user_id, {trunc('day', interval)} AS period FROM {days}),
+    marked AS (
+        SELECT a.user_id, a.period, {trunc('p.signup_day', interval)} AS signup_period,
+               lag(a.period) OVER w AS previous_active, lead(a.period) OVER w AS next_active
+        FROM active a LEFT JOIN people p ON p.user_id = a.user_id
+        WINDOW w AS (PARTITION BY a.user_id ORDER BY a.period)
+    )
+    SELECT user_id, period,
+           CASE WHEN signup_period = period THEN 'new'
+                WHEN previous_active = {previous} THEN 'returning'
+                ELSE 'resurrecting' END AS status
+    FROM marked WHERE period BETWEEN $lc_first AND $lc_last
+    UNION ALL
+    SELECT user_id, {following} AS period, 'dormant' AS status
+    FROM marked WHERE next_active IS DISTINCT FROM {following} AND {following} BETWEEN $lc_first AND $lc_last
+    """
+    return f"({sql})", {
+        **params,
+        "lc_from": period_start(first - timedelta(days=1), interval),
+        "lc_to": period_end(last, interval),
+        "lc_first": first,
+        "lc_last": last,
+    }
+
+
+@metric("lifecycle", ["period", "new", "returning", "resurrecting", "dormant"], options=(EVENT_TYPE,), area="activity")
+def lifecycle(store, q: Query) -> pl.DataFrame:
+    """Active users per period split into new (signed up in it), returning (active the period before) and resurrecting (back after a gap), and dormant: active the period before but not in this one."""
+    statuses, params = lifecycle_statuses(q, q.range_start, q.range_end)
+    out = store.fetch(
+        f"""
+        SELECT period, count(*) FILTER (WHERE status = 'new') AS "new",
+               count(*) FILTER (WHERE status = 'returning') AS returning,
+               count(*) FILTER (WHERE status = 'resurrecting') AS resurrecting,
+               count(*) FILTER (WHERE status = 'dormant') AS dormant
+        FROM {statuses} GROUP BY period
+        """,
+        params,
+    )
+    counts = ("new", "returning", "resurrecting", "dormant")
+    return fill_periods(q, out.cast({c: pl.Int64 for c in counts}))
+
+
+USER_KINDS = ("active", "new", "returning", "resurrecting", "dormant")
+
+
+@metric(
+    "active_user_list",
+    ["user_id", "email", "plan", "country", "last_seen"],
+    options=(
+        Option("period", "date", None, "the period to list (a date in it); default the range's last period"),
+        Option("kind", "choice", "active", "which users of that period", USER_KINDS),
+        EVENT_TYPE,
+    ),
+    area="activity",
+)
+def active_user_list(store, q: Query) -> pl.DataFrame:
+    """The users behind a point of the active users or lifecycle chart: those active (or new, returning, resurrecting, dormant) in one period, with the local day they were last seen."""
+    chosen = q.opt("period")
+    period = period_start(chosen, q.interval) if chosen is not None else q.periods()[-1]
+    kind = q.opt("kind")
+    statuses, params = lifecycle_statuses(q, period, period)
+    wanted = USER_KINDS[1:4] if kind == "active" else (kind,)
+    return store.fetch(
+        f"""
+        SELECT s.user_id, p.email, p.plan, p.country,
+               CAST(timezone($tz, timezone('UTC', p.last_seen)) AS DATE) AS last_seen
+        FROM {statuses} s LEFT JOIN people p ON p.user_id = s.user_id
+        WHERE s.status IN (SELECT unnest(CAST($kinds AS VARCHAR[])))
+        ORDER BY s.user_id
+        """,
+        {**params, "kinds": list(wanted), "tz": store.timezone},
+    )
+
+
+# Over rolling_active's rows in date order: 100 × stickiness, averaged over each day and the
+# days before it (days without monthly users have no stickiness and are left out).
+ENGAGEMENT_SQL = f"100 * avg({rate('dau', 'mau')}) OVER (ORDER BY date ROWS {ENGAGEMENT_DAYS - 1} PRECEDING)"
+
+
+@metric("engagement", ["date", "engagement_score"], options=(EVENT_TYPE,), area="activity")
+def engagement(store, q: Query) -> pl.DataFrame:
+    """Per day: 100 × stickiness (DAU ÷ MAU), averaged over that day and the six before it."""
+    sql, params = rolling_active(replace(q, start=q.start - timedelta(days=ENGAGEMENT_DAYS - 1)), ROLLING)
+    return store.fetch(
+        f"""
+        SELECT date, engagement_score FROM (
+            SELECT date, {ENGAGEMENT_SQL} AS engagement_score FROM ({sql})
+        ) WHERE date >= $first ORDER BY date
+        """,
+        {**params, "first": q.start},
+    )
+
+
+@metric("activity_heatmap", ["weekday", "hour", "events"], options=(EVENT_TYPE,), area="activity")
+def activity_heatmap(store, q: Query) -> pl.DataFrame:
+    """Events in the range by local weekday (0 = Monday) and hour of day."""
+    scope, params = event_scope(q, "e")
+    counts = store.fetch(
+        f"SELECT CAST(isodow(e.day) - 1 AS BIGINT) AS weekday, CAST(e.hour AS BIGINT) AS hour, count(*) AS events "
+        f"FROM events e WHERE e.day BETWEEN $start AND $end AND {scope} GROUP BY ALL",
+        {**params, "start": q.range_start, "end": q.range_end},
+    )
+    cells = pl.DataFrame({"weekday": [w for w in range(7) for _ in range(24)], "hour": list(range(24)) * 7},
+                         schema={"weekday": pl.Int64, "hour": pl.Int64})
+    return cells.join(counts, on=["weekday", "hour"], how="left").with_columns(pl.col("events").fill_null(0).cast(pl.Int64))
+
+
+ACTIVITY_KPIS = ("dau", "wau", "mau", "engagement_score", "sessions", "avg_duration_s", "bounce_rate")
+
+
+@metric("activity_kpis", ["kpi", "value", "previous", "change"], options=(SESSION_TIMEOUT,), area="activity")
+def activity_kpis(store, q: Query) -> pl.DataFrame:
+    """Averages over the range's days of DAU, WAU, MAU and engagement, and the range's sessions, average session length and bounce rate, against the previous range of equal length."""
+    before = q.previous()
+    rolling, rolling_params = rolling_active(replace(q, start=before.start - timedelta(days=ENGAGEMENT_DAYS - 1)), ROLLING)
+    rows, session_params = session_rows(store, q, before.start, q.end)
+    daily, per_session = [], []
+    for half, (first, last) in {"now": ("$k_start", "$k_end"), "before": ("$k_before_start", "$k_before_end")}.items():
+        on_days = f"FILTER (WHERE date BETWEEN {first} AND {last})"
+        daily += [f"avg({name}) {on_days} AS {name}_{half}" for name in ROLLING]
+        daily.append(f"avg(engagement) {on_days} AS engagement_score_{half}")
+        in_half = f"day BETWEEN {first} AND {last}"
+        bounces, started = f"count(*) FILTER (WHERE {in_half} AND events = 1)", f"count(*) FILTER (WHERE {in_half})"
+        per_session += [f"{started} AS sessions_{half}", f"avg(duration_s) FILTER (WHERE {in_half}) AS avg_duration_s_{half}",
+                        f"{rate(bounces, started)} AS bounce_rate_{half}"]
+    row = store.fetch(
+        f"""
+        WITH daily AS (
+            SELECT *, {ENGAGEMENT_SQL} AS engagement FROM ({rolling})
+        )
+        SELECT * FROM (SELECT {", ".join(daily)} FROM daily)
+        CROSS JOIN (SELECT {", ".join(per_session)} FROM {rows})
+        """,
+        {**rolling_params, **session_params, "k_start": q.start, "k_end": q.end,
+         "k_before_start": before.start, "k_before_end": before.end},
+    ).row(0, named=True)
+    now = [None if row[f"{k}_now"] is None else float(row[f"{k}_now"]) for k in ACTIVITY_KPIS]
+    previous = [None if row[f"{k}_before"] is None else float(row[f"{k}_before"]) for k in ACTIVITY_KPIS]
+    return pl.DataFrame(
+        {
+            "kpi": list(ACTIVITY_KPIS),
+            "value": now,
+            "previous": previous,
+            "change": [(v - p) / p if v is not None and p else None for v, p in zip(now, previous)],
+        },
+        schema={"kpi": pl.String, "value": pl.Float64, "previous": pl.Float64, "change": pl.Float64},
+    )

@@ -1,0 +1,166 @@
+"""Features and the API: what is used, by how many, what fell out of use, who nears a plan's
+API limit (METRICS.md "Activity"; the API limits come from the `api_limits` setting)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from metrics.base import active_days, event_scope, rate, trunc
+from metrics.registry import Option, metric
+from pulse.query import Query, QueryError
+from pulse.settings import Settings
+
+UNCATEGORIZED = "Uncategorized"
+# A trend is a change of more than this fraction against the previous range.
+TREND_THRESHOLD_PERCENT = 10
+# Accounts at or above this share of their plan's monthly API limit are listed.
+API_WARNING_PERCENT = 80
+
+
+def _uses(scope: str, first: str, last: str) -> str:
+    """SQL: the feature_use events (feature, day, ts, user_id, properties) on the days between
+    two SQL date expressions, after filters. Each metric reads it afresh where it needs it, so
+    every scan reads only its own columns and days."""
+    return f"""(SELECT e.event_name AS feature, e.day, e.ts, e.user_id, e.properties FROM events e
+             WHERE e.event_type = 'feature_use' AND e.event_name IS NOT NULL AND e.day BETWEEN {first} AND {last} AND {scope})"""
+
+
+def _latest_category(uses: str) -> str:
+    """SQL: a feature's category, from `properties.category` of its latest use in `uses` (a
+    relation with feature, ts, properties), else Uncategorized. One JSON read per feature, not
+    one per event."""
+    return f"""(SELECT feature, coalesce(json_extract_string(arg_max(properties, ts), '$.category'), $uncategorized) AS category
+             FROM {uses} GROUP BY feature)"""
+
+
+@metric(
+    "feature_usage",
+    ["feature", "category", "usage_count", "unique_users", "adoption_rate", "trend"],
+    area="activity",
+)
+def feature_usage(store, q: Query) -> pl.DataFrame:
+    """Per feature used in the range: its uses, its users, the share of active users who used it (adoption), and whether its use rose or fell more than 10 % against the previous range of equal length.
+
+    A feature's category is the `category` property of its latest use in the range.
+    """
+    first, last = q.range_start, q.range_end
+    before = first - timedelta(days=(last - first).days + 1)
+    scope, params = event_scope(q, "e")
+    days, active_params = active_days(q, "$start", "$end")
+    threshold = TREND_THRESHOLD_PERCENT
+    now, earlier = _uses(scope, "$start", "$end"), _uses(scope, "$before", "$start - 1")
+    out = store.fetch(
+        f"""
+        WITH now AS (
+            SELECT feature, count(*) AS usage_count, count(DISTINCT user_id) AS unique_users FROM {now} GROUP BY feature
+        ),
+        categories AS {_latest_category(now)},
+        earlier AS (SELECT feature, count(*) AS usage_count FROM {earlier} GROUP BY feature),
+        active AS (SELECT count(DISTINCT user_id) AS users FROM {days})
+        SELECT now.feature, categories.category, now.usage_count, now.unique_users,
+               {rate('now.unique_users', 'active.users')} AS adoption_rate,
+               CASE WHEN now.usage_count * 100 > coalesce(earlier.usage_count, 0) * {100 + threshold} THEN 'increasing'
+                    WHEN now.usage_count * 100 < coalesce(earlier.usage_count, 0) * {100 - threshold} THEN 'decreasing'
+                    ELSE 'stable' END AS trend
+        FROM now JOIN categories USING (feature) LEFT JOIN earlier USING (feature) CROSS JOIN active
+        ORDER BY now.feature
+        """,
+        {**params, **active_params, "before": before, "start": first, "end": last, "uncategorized": UNCATEGORIZED},
+    )
+    return out.cast({"usage_count": pl.Int64, "unique_users": pl.Int64})
+
+
+@metric(
+    "feature_adoption",
+    ["category", "feature", "period", "unique_users", "adoption_rate"],
+    area="activity",
+)
+def feature_adoption(store, q: Query) -> pl.DataFrame:
+    """Per feature used in the range and per period: its users, and their share of that period's active users (adoption)."""
+    scope, params = event_scope(q, "e")
+    days, active_params = active_days(q, "$start", "$end")
+    out = store.fetch(
+        f"""
+        WITH uses AS (
+            SELECT e.event_name AS feature, {trunc('e.day', q.interval)} AS period, e.user_id, e.ts, e.properties
+            FROM events e
+            WHERE e.event_type = 'feature_use' AND e.event_name IS NOT NULL
+                  AND e.day BETWEEN $start AND $end AND {scope}
+        ),
+        features AS {_latest_category("uses")},
+        users AS (SELECT feature, period, count(DISTINCT user_id) AS unique_users FROM uses GROUP BY ALL),
+        active AS (SELECT {trunc('day', q.interval)} AS period, count(DISTINCT user_id) AS users FROM {days} GROUP BY ALL),
+        calendar AS (SELECT unnest(CAST($periods AS DATE[])) AS period)
+        SELECT f.category, f.feature, c.period, coalesce(u.unique_users, 0) AS unique_users,
+               {rate('coalesce(u.unique_users, 0)', 'a.users')} AS adoption_rate
+        FROM features f CROSS JOIN calendar c
+        LEFT JOIN users u ON u.feature = f.feature AND u.period = c.period
+        LEFT JOIN active a ON a.period = c.period
+        ORDER BY f.category, f.feature, c.period
+        """,
+        {**params, **active_params, "start": q.range_start, "end": q.range_end, "periods": q.periods(),
+         "uncategorized": UNCATEGORIZED},
+    )
+    return out.cast({"unique_users": pl.Int64})
+
+
+@metric("unused_features", ["feature", "last_used"], area="activity")
+def unused_features(store, q: Query) -> pl.DataFrame:
+    """Features used before the range and never inside it, with the last day they were used."""
+    scope, params = event_scope(q, "e")
+    return store.fetch(
+        f"""
+        SELECT e.event_name AS feature, max(e.day) AS last_used FROM events e
+        WHERE e.event_type = 'feature_use' AND e.event_name IS NOT NULL AND e.day <= $end AND {scope}
+        GROUP BY e.event_name
+        HAVING max(e.day) < $start
+        ORDER BY feature
+        """,
+        {**params, "start": q.range_start, "end": q.range_end},
+    )
+
+
+def limits_option(limits: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
+    """The `limits` option value for plan → monthly API call limit pairs (the `api_limits` setting)."""
+    return tuple(f"{plan}={limit}" for plan, limit in limits)
+
+
+def _parse_limits(items: tuple[str, ...]) -> dict[str, int]:
+    out = {}
+    for item in items:
+        plan, sep, limit = item.partition("=")
+        if not sep or not plan.strip() or not limit.strip().isdigit() or int(limit) == 0:
+            raise QueryError(f"The API limit {item!r} is not plan=calls with a whole number above 0, e.g. free=1000.")
+        out[plan.strip()] = int(limit)
+    return out
+
+
+@metric(
+    "api_usage",
+    ["user_id", "email", "plan", "api_calls", "limit", "share"],
+    options=(Option("limits", "list", limits_option(Settings.api_limits),
+                    "monthly API calls allowed per plan, e.g. free=1000,pro=50000"),),
+    area="activity",
+)
+def api_usage(store, q: Query) -> pl.DataFrame:
+    """Accounts that made at least 80 % of their plan's monthly API call limit in the month of the range's end (counted from the month's first day to the end day), highest share first."""
+    limits = _parse_limits(q.opt("limits"))
+    scope, params = event_scope(q, "e")
+    out = store.fetch(
+        f"""
+        WITH limits AS (SELECT unnest(CAST($plans AS VARCHAR[])) AS plan, unnest(CAST($limits AS BIGINT[])) AS calls),
+        usage AS (
+            SELECT e.user_id, count(*) AS api_calls FROM events e
+            WHERE e.event_type = 'api_call' AND e.day BETWEEN $month_start AND $end AND {scope}
+            GROUP BY e.user_id
+        )
+        SELECT u.user_id, p.email, p.plan, u.api_calls, l.calls AS "limit", {rate('u.api_calls', 'l.calls')} AS share
+        FROM usage u JOIN people p USING (user_id) JOIN limits l ON l.plan = p.plan
+        WHERE u.api_calls * 100 >= l.calls * {API_WARNING_PERCENT}
+        ORDER BY share DESC, u.user_id
+        """,
+        {**params, "plans": list(limits), "limits": list(limits.values()), "month_start": q.end.replace(day=1), "end": q.end},
+    )
+    return out.cast({"api_calls": pl.Int64, "limit": pl.Int64})
