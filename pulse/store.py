@@ -368,27 +368,26 @@ class Writer:
         con, report = self.con, self.report(table)
         key = ", ".join(KEYS[table])
         cols = list(SCHEMAS[table])
-        staged = con.execute(f"SELECT count(*) FROM stage_{table}").fetchone()[0]
-        con.execute(
-            f"CREATE TEMP TABLE latest AS SELECT * EXCLUDE (_seq) FROM stage_{table} "
-            f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _seq DESC) = 1"
-        )
-        unique = con.execute("SELECT count(*) FROM latest").fetchone()[0]
+        staged, unique = con.execute(f"SELECT count(*), count(DISTINCT ({key})) FROM stage_{table}").fetchone()
+        # The window that keeps the last copy of each key is the costliest step of a big
+        # load; most loads have no repeated keys and skip it.
+        dedupe = f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _seq DESC) = 1" if unique < staged else ""
+        con.execute(f"CREATE TEMP TABLE latest AS SELECT * EXCLUDE (_seq) FROM stage_{table} {dedupe}")
         join = " AND ".join(f"t.{k} = l.{k}" for k in KEYS[table])
         same = " AND ".join(f"t.{c} IS NOT DISTINCT FROM l.{c}" for c in cols)
-        existing = con.execute(
+        empty_target = con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
+        matched, identical = (0, 0) if empty_target else con.execute(
             f"SELECT count(*), count(*) FILTER (WHERE {same}) FROM latest l JOIN {table} t ON {join}"
         ).fetchone()
-        matched, identical = existing
         if table == "events":
             # An event never changes: the first stored copy is kept.
-            con.execute(f"DELETE FROM latest l WHERE EXISTS (SELECT 1 FROM {table} t WHERE {join})")
+            if matched:
+                con.execute(f"DELETE FROM latest l WHERE EXISTS (SELECT 1 FROM {table} t WHERE {join})")
             report.duplicates += staged - unique + matched
         else:
-            con.execute(
-                f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM latest l WHERE {join} AND NOT ({same}))"
-            )
-            con.execute(f"DELETE FROM latest l WHERE EXISTS (SELECT 1 FROM {table} t WHERE {join})")
+            if matched:
+                con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM latest l WHERE {join} AND NOT ({same}))")
+                con.execute(f"DELETE FROM latest l WHERE EXISTS (SELECT 1 FROM {table} t WHERE {join})")
             report.duplicates += staged - unique + identical
             report.updated += matched - identical
         inserted = con.execute("SELECT count(*) FROM latest").fetchone()[0]
@@ -418,7 +417,7 @@ class Writer:
         if not (self._changed or self._force_rebuild):
             return False
         self.con.execute(derived.USER_DAYS)
-        self.con.execute(derived.sessions_table(self.store.session_timeout))
+        derived.build_sessions(self.con, self.store.session_timeout)
         self.con.execute(derived.PEOPLE, {"tz": self.store.timezone})
         self.con.execute("UPDATE meta SET value = (value::INTEGER + 1)::VARCHAR WHERE key = 'version'")
         self.con.execute("DELETE FROM meta WHERE key = 'published_at'")
