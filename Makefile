@@ -27,7 +27,7 @@ browser:
 		echo "Chromium is not installed and cannot be installed here: the browser tests will be skipped."; }
 
 test: setup browser
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --dist loadfile
 
 bench: setup
 	$(BIN)/python bench/run.py

@@ -34,6 +34,8 @@ from pulse import derived
 from pulse.settings import Settings
 
 SCHEMA_VERSION = 1
+# DuckDB memory for one load (staging, sorting, sessions); beyond it, it spills to disk.
+LOAD_MEMORY_LIMIT = "3GB"
 
 _ENUMS = {
     "event_type": EVENT_TYPES,
@@ -242,6 +244,9 @@ class Store:
                 if not fresh:
                     shutil.copyfile(self.path, work)
                 con = duckdb.connect(str(work))
+                # A load larger than memory spills to disk beside the store instead of growing.
+                con.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
+                con.execute("SET temp_directory = ?", [str(self.path.with_name(self.path.name + ".tmp"))])
                 writer = Writer(self, con, source)
                 try:
                     if fresh:
