@@ -123,3 +123,18 @@ def test_quarantine_lists_and_exports_bad_rows(env, tmp_path):
     lines = out_csv.read_text().splitlines()
     assert lines[0] == "table_name,source,row_number,rule,raw,quarantined_at"
     assert [line.split(",")[:3] for line in lines[1:]] == [["events", "events.csv", "2"], ["events", "events.csv", "3"]]
+
+
+def test_user_export_and_forget(env):
+    build_store(Path(env["PULSE_STORE"]), events=EVENTS, users=[{"user_id": "u1", "signup_at": "2024-01-01 09:00", "email": "a@example.com"}])
+    exported = run(env, "user", "export", "u1")
+    assert exported.exit_code == 0
+    document = json.loads(exported.stdout)
+    assert [e["event_id"] for e in document["tables"]["events"]] == ["e1", "e3"]
+    assert document["tables"]["users"][0]["email"] == "a@example.com"
+    forgotten = run(env, "user", "forget", "u1", "--yes", "--by", "dpo@example.com")
+    assert forgotten.exit_code == 0
+    missing = run(env, "user", "export", "u1")
+    assert (missing.exit_code, missing.stderr) == (1, "pulse: There is no user 'u1' in the store: nothing to export.\n")
+    log = [json.loads(line) for line in Path(env["PULSE_STORE"] + ".loads.jsonl").read_text().splitlines()]
+    assert (log[-1]["erased_user"], log[-1]["actor"]) == ("u1", "dpo@example.com")
