@@ -101,6 +101,8 @@ def settle(page) -> None:
     """Wait until Streamlit has run the script and drawn every element: no running
     indicator and no skeleton placeholders, twice in a row half a second apart."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
+    # Every page starts with a title: until it is there, the first run has not drawn anything.
+    page.wait_for_selector('[data-testid="stMain"] h1', timeout=90_000)
     page.wait_for_timeout(1000)
     quiet = 0
     for _ in range(240):
