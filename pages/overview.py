@@ -35,6 +35,13 @@ with ui.shows_errors():
     ])
     ui.caption("kpis")
 
+    figures = {row["kpi"]: row["value"] for row in kpis.iter_rows(named=True)}
+    if not figures["active_users"] and not figures["new_users"]:
+        info = cache.info()
+        st.info(f"Nobody was active or signed up between {q.start} and {q.end}. "
+                f"The data covers {info.first_day} to {info.last_day}: pick a range inside it.", icon=":material/event_busy:")
+        st.stop()
+
     left, right = st.columns(2)
     with left:
         st.subheader("Active users")
