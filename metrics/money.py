@@ -21,18 +21,27 @@ def transactions_scope(store, q: Query, alias: str = "t") -> tuple[str, Params]:
     return f"{alias}.currency = $currency AND {users}", {**params, "currency": store.currency}
 
 
-def revenue_totals_sql(store, q: Query) -> tuple[str, Params]:
-    """One row of revenue totals for local days $start..$end: orders, buyers, gross,
-    refunds, net (unrounded decimals), failed payments."""
+# Row conditions on transactions (alias t), as METRICS.md "Purchases and revenue" counts them.
+ORDER = "t.status = 'succeeded' AND t.kind IN ('purchase', 'subscription')"
+REFUND = "t.status = 'succeeded' AND t.kind = 'refund'"
+FAILED = "t.status = 'failed'"
+
+
+def revenue_totals_sql(store, q: Query, period: str | None = None) -> tuple[str, Params]:
+    """Revenue totals for local days $start..$end: orders, buyers, gross, refunds (unrounded
+    decimals), failed payments. One row, or with `period` (a SQL expression) one row per period."""
     scope, params = transactions_scope(store, q)
+    group = (f"{period} AS period,", "GROUP BY ALL") if period else ("", "")
     sql = f"""
-    SELECT count(*) FILTER (WHERE t.status = 'succeeded' AND t.kind IN ('purchase', 'subscription')) AS orders,
-           count(DISTINCT t.user_id) FILTER (WHERE t.status = 'succeeded' AND t.kind IN ('purchase', 'subscription')) AS buyers,
-           coalesce(sum(t.amount) FILTER (WHERE t.status = 'succeeded' AND t.kind IN ('purchase', 'subscription')), 0) AS gross,
-           coalesce(sum(t.amount) FILTER (WHERE t.status = 'succeeded' AND t.kind = 'refund'), 0) AS refunds,
-           count(*) FILTER (WHERE t.status = 'failed') AS failed
+    SELECT {group[0]}
+           count(*) FILTER (WHERE {ORDER}) AS orders,
+           count(DISTINCT t.user_id) FILTER (WHERE {ORDER}) AS buyers,
+           coalesce(sum(t.amount) FILTER (WHERE {ORDER}), 0) AS gross,
+           coalesce(sum(t.amount) FILTER (WHERE {REFUND}), 0) AS refunds,
+           count(*) FILTER (WHERE {FAILED}) AS failed
     FROM transactions t
     WHERE t.day BETWEEN $start AND $end AND {scope}
+    {group[1]}
     """
     return sql, params
 
@@ -53,11 +62,6 @@ def end_of_day_instant(store, day: date) -> datetime:
     """The instant just after `day` ends in the reporting timezone (as a naive UTC value)."""
     return local_midnight_utc(day + timedelta(days=1), store.timezone)
 
-
-# Row conditions on transactions (alias t), as METRICS.md "Purchases and revenue" counts them.
-ORDER = "t.status = 'succeeded' AND t.kind IN ('purchase', 'subscription')"
-REFUND = "t.status = 'succeeded' AND t.kind = 'refund'"
-FAILED = "t.status = 'failed'"
 
 # The plan label that marks a trial period (DATA.md: "free, trial, pro, enterprise").
 TRIAL_PLAN = "trial"

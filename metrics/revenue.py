@@ -20,6 +20,11 @@ BREAKDOWN_DIMENSIONS = ("category", "provider", "payment_method", "plan", "count
 # Label for rows that have no value for the chosen dimension.
 NOT_SET = "(none)"
 
+# revenue's columns, shaped from revenue_totals_sql (orders, buyers, gross, refunds, failed).
+REVENUE_COLUMNS = f"""orders, buyers, {money('gross')} AS gross_revenue, {money('refunds')} AS refunds,
+    {money('gross - refunds')} AS net_revenue, {money('gross / NULLIF(orders, 0)')} AS avg_order_value,
+    failed AS failed_payments, {rate('failed', 'failed + orders')} AS failed_rate"""
+
 
 @metric(
     "revenue",
@@ -33,29 +38,16 @@ def revenue(store, q: Query) -> pl.DataFrame:
     A refund counts in the period it was paid back, not the period of its purchase.
     Failed payments count failed rows in the reporting currency; pending rows count nowhere.
     """
-    scope, params = transactions_scope(store, q)
+    sums, params = revenue_totals_sql(store, q, period=trunc("t.day", q.interval))
     out = store.fetch(
         f"""
-        WITH sums AS (
-            SELECT {trunc('t.day', q.interval)} AS period,
-                   count(*) FILTER (WHERE {ORDER}) AS orders,
-                   count(DISTINCT t.user_id) FILTER (WHERE {ORDER}) AS buyers,
-                   coalesce(sum(t.amount) FILTER (WHERE {ORDER}), 0) AS gross,
-                   coalesce(sum(t.amount) FILTER (WHERE {REFUND}), 0) AS refunds,
-                   count(*) FILTER (WHERE t.status = 'failed') AS failed
-            FROM transactions t
-            WHERE t.day BETWEEN $start AND $end AND {scope}
-            GROUP BY ALL
-        ),
+        WITH sums AS ({sums}),
         filled AS (
             SELECT c.period, coalesce(orders, 0) AS orders, coalesce(buyers, 0) AS buyers,
                    coalesce(gross, 0) AS gross, coalesce(refunds, 0) AS refunds, coalesce(failed, 0) AS failed
             FROM {calendar_sql()} c LEFT JOIN sums USING (period)
         )
-        SELECT period, orders, buyers, {money('gross')} AS gross_revenue, {money('refunds')} AS refunds,
-               {money('gross - refunds')} AS net_revenue, {money('gross / NULLIF(orders, 0)')} AS avg_order_value,
-               failed AS failed_payments, {rate('failed', 'failed + orders')} AS failed_rate
-        FROM filled ORDER BY period
+        SELECT period, {REVENUE_COLUMNS} FROM filled ORDER BY period
         """,
         {**params, "start": q.range_start, "end": q.range_end, "periods": q.periods()},
     )
@@ -75,10 +67,7 @@ def revenue_summary(store, q: Query) -> pl.DataFrame:
     totals, params = revenue_totals_sql(store, q)
     out = store.fetch(
         f"""
-        SELECT orders, buyers, {money('gross')} AS gross_revenue, {money('refunds')} AS refunds,
-               {money('gross - refunds')} AS net_revenue, {money('gross / NULLIF(orders, 0)')} AS avg_order_value,
-               failed AS failed_payments, {rate('failed', 'failed + orders')} AS failed_rate
-        FROM ({totals})
+        SELECT {REVENUE_COLUMNS} FROM ({totals})
         """,
         {**params, "start": q.range_start, "end": q.range_end},
     )

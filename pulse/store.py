@@ -336,21 +336,24 @@ class Writer:
         )
         self._seq += frame.height
         stage = f"stage_{table}"
+        self.con.register("batch", frame)
         if table not in self._staged:
-            self.con.execute(f"CREATE TEMP TABLE {stage} AS SELECT * FROM frame LIMIT 0")
+            self.con.execute(f"CREATE TEMP TABLE {stage} AS SELECT * FROM batch LIMIT 0")
             self._staged.add(table)
-        self.con.execute(f"INSERT INTO {stage} SELECT * FROM frame")
+        self.con.execute(f"INSERT INTO {stage} SELECT * FROM batch")
+        self.con.unregister("batch")
 
     def quarantine(self, table: str, bad: pl.DataFrame) -> None:
         """Keep rows that broke a rule, with where they came from and why."""
         if bad.height == 0:
             return
         self.report(table).quarantined += bad.height
-        rows = bad.select("source", "row_number", "rule", "raw")
+        self.con.register("bad_rows", bad.select("source", "row_number", "rule", "raw"))
         self.con.execute(
-            "INSERT INTO quarantine SELECT ?, ?, source, row_number, rule, raw, now()::TIMESTAMP FROM rows",
+            "INSERT INTO quarantine SELECT ?, ?, source, row_number, rule, raw, now()::TIMESTAMP FROM bad_rows",
             [self.load_id, table],
         )
+        self.con.unregister("bad_rows")
         self._changed = True
 
     def report(self, table: str) -> TableReport:

@@ -32,8 +32,6 @@ _ALL = "All"
 def anchor_day() -> date:
     """Today, or the last day with data when the data ends earlier."""
     today = date.today()
-    if not cache.store().exists():
-        return today
     last = cache.info().last_day
     return min(today, last) if last else today
 
@@ -72,10 +70,11 @@ def _from_url(anchor: date) -> tuple[str, date, date, str, dict[str, str], list[
 
 
 def filter_bar() -> Query:
-    """Draw the bar in the sidebar and return the query it describes."""
+    """Draw the bar in the sidebar and return the query it describes (app.py calls it
+    only when the store exists)."""
     anchor = anchor_day()
     preset, start, end, interval, filters, notes = _from_url(anchor)
-    choices = cache.filter_choices() if cache.store().exists() else {}
+    choices = cache.filter_choices()
     with st.sidebar.form("filters", border=False):
         chosen_preset = st.selectbox(
             "Date range", list(PRESETS), index=list(PRESETS).index(preset), format_func=PRESETS.get
