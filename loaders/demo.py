@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
-from loaders.schema import EVENT_TYPES, SCHEMAS, TRANSACTION_KINDS, TRANSACTION_STATUSES
+from pulse.schema import EVENT_TYPES, SCHEMAS, TRANSACTION_KINDS, TRANSACTION_STATUSES
 
 DAY = 86_400
 # The idle time between a user's sessions: longer than METRICS.md's 30-minute session
@@ -311,7 +311,7 @@ ESTIMATE_SAMPLE = 8000
 def generate(users: int, days: int, seed: int = 1, end: dt.date | None = None,
              batch_users: int = 5000) -> Iterator[tuple[str, pl.DataFrame]]:
     """Yields (table_name, frame) batches; table_name in users/events/transactions/subscriptions;
-    each frame has exactly loaders.schema.SCHEMAS[table_name] columns and dtypes.
+    each frame has exactly pulse.schema.SCHEMAS[table_name] columns and dtypes.
 
     Data covers [end - days + 1, end] in UTC (end defaults to today, UTC). Each chunk of
     `batch_users` users yields its users, subscriptions and transactions, then its events

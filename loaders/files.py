@@ -19,7 +19,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from loaders.schema import REQUIRED, SCHEMAS
+from pulse.schema import REQUIRED, SCHEMAS
 from loaders.validate import LoadError, require_columns
 
 FORMATS = ("csv", "parquet", "ndjson")

@@ -33,14 +33,6 @@ class LoadResult:
     source: str
     reports: dict[str, TableReport]
     warnings: list[str] = field(default_factory=list)
-    published: bool = False
-
-    def summary(self) -> str:
-        parts = [
-            f"{r.table}: {r.stored:,} stored, {r.updated:,} updated, {r.duplicates:,} duplicates, {r.quarantined:,} quarantined"
-            for r in self.reports.values()
-        ]
-        return "; ".join(parts) if parts else "nothing to load"
 
 
 def run_load(store: Store, source: str, batches: Iterable[Batch], progress: Progress | None = None,
@@ -65,7 +57,7 @@ def run_load(store: Store, source: str, batches: Iterable[Batch], progress: Prog
                 done += frame.height
                 if progress:
                     progress(done, total)
-        result = LoadResult(writer.load_id, source, writer.reports, warnings, published=True)
+        result = LoadResult(writer.load_id, source, writer.reports, warnings)
     except BaseException as exc:
         store.log(entry | {"finished": datetime.now(timezone.utc).isoformat(), "outcome": "failed",
                            "error": str(exc) or type(exc).__name__})

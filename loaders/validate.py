@@ -22,7 +22,8 @@ from datetime import timedelta
 import duckdb
 import polars as pl
 
-from loaders.schema import (
+from pulse.schema import (
+    BOOLEAN_WORDS,
     DEVICE_TYPES,
     EVENT_TYPES,
     MONEY,
@@ -78,8 +79,8 @@ _TIMESTAMP_FORMATS = tuple(
     for zone in ("Z", "", "%z")
 ) + (("%Y-%m-%d", False),)
 _ISO_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}([T ])\d{2}:\d{2}:\d{2}(?:\.(\d{1,9}))?(Z|[+-]\d{2}(?::?\d{2})?)?")
-_TRUE = ("true", "1", "yes")
-_FALSE = ("false", "0", "no")
+_TRUE = tuple(word for word, value in BOOLEAN_WORDS.items() if value)
+_FALSE = tuple(word for word, value in BOOLEAN_WORDS.items() if not value)
 
 # Loose on purpose: it catches values that are plainly not addresses (no @, spaces, no
 # domain dot) without pretending to implement RFC 5322.

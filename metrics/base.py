@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from loaders.schema import EVENT_TYPES
+from pulse.schema import EVENT_TYPES
 from pulse.derived import DEVICE_BIT, EVENT_TYPE_BIT
 from pulse.query import Query, QueryError
 
@@ -117,10 +117,6 @@ def local_midnight_utc(day: date, tz: str) -> datetime:
     """The UTC instant (naive, as stored) at which `day` begins in the reporting timezone."""
     local = datetime.combine(day, time(), ZoneInfo(tz))
     return local.astimezone(timezone.utc).replace(tzinfo=None)
-
-
-def day_after(day: date) -> date:
-    return day + timedelta(days=1)
 
 
 def money(expr: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from pulse.query import FILTERS, Query, QueryError, parse_date
+from pulse.schema import BOOLEAN_WORDS
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,9 @@ class Option:
                 raise bad
             return value
         if self.kind == "bool":
-            if text.lower() in ("true", "1", "yes"):
-                return True
-            if text.lower() in ("false", "0", "no"):
-                return False
-            raise bad
+            if text.lower() not in BOOLEAN_WORDS:
+                raise bad
+            return BOOLEAN_WORDS[text.lower()]
         if self.kind == "choice":
             if text not in self.choices:
                 raise bad
@@ -78,6 +77,13 @@ class Metric:
     options: tuple[Option, ...]
     area: str
     summary: str
+
+    def option(self, name: str) -> Option:
+        """The declared option `name` (its default, choices and help, for a page's controls)."""
+        for option in self.options:
+            if option.name == name:
+                return option
+        raise KeyError(f"{self.name} has no option {name!r}")
 
     def typed(self, q: Query) -> Query:
         declared = {o.name: o for o in self.options}
@@ -115,9 +121,11 @@ def metric(name: str, columns: list[str] | tuple[str, ...], options: tuple[Optio
     return register
 
 
-def get(name: str) -> Metric:
-    import metrics  # noqa: F401  (importing the package registers every metric module)
+# Importing this module imports the `metrics` package first, whose __init__ imports every
+# metric module: the registry is complete before anyone can ask it for a metric.
 
+
+def get(name: str) -> Metric:
     if name not in REGISTRY:
         close = difflib.get_close_matches(name, REGISTRY, n=1)
         hint = f" Did you mean {close[0]}?" if close else " Run `pulse metrics` to list them."
@@ -126,8 +134,6 @@ def get(name: str) -> Metric:
 
 
 def all_metrics() -> list[Metric]:
-    import metrics  # noqa: F401
-
     return sorted(REGISTRY.values(), key=lambda m: (m.area, m.name))
 
 

@@ -8,7 +8,7 @@ input tables they came from.
 
 from __future__ import annotations
 
-from loaders.schema import DEVICE_TYPES, EVENT_TYPES
+from pulse.schema import DEVICE_TYPES, EVENT_TYPES
 
 # Bit i of user_days.event_types is set when the user had an event of EVENT_TYPES[i] that day;
 # likewise devices for DEVICE_TYPES, with the last bit for events with no device_type.

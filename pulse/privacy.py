@@ -11,7 +11,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from loaders.schema import KEYS, SCHEMAS
+from pulse.schema import KEYS, SCHEMAS
 from pulse.store import Store, StoreError
 
 # Columns holding JSON text, returned as JSON values rather than strings.

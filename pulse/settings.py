@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, available_timezones
 
+from pulse.schema import BOOLEAN_WORDS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -58,19 +60,19 @@ def _coerce(name: str, value: object) -> object:
                 raise ValueError
             return number
         if name == "smtp_tls":
+            if isinstance(value, bool):
+                return value
             text = str(value).strip().lower()
-            if text in ("1", "true", "yes", "on"):
-                return True
-            if text in ("0", "false", "no", "off", ""):
+            if text == "":  # an empty environment variable turns the setting off
                 return False
-            raise ValueError
+            return BOOLEAN_WORDS[text]
         if name == "api_limits":
             items = value.items() if isinstance(value, dict) else (
                 pair.split("=", 1) for pair in str(value).split(",") if pair.strip()
             )
             return tuple(sorted((str(k).strip(), int(v)) for k, v in items))
         return str(value).strip()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, KeyError):
         raise SettingsError(f"Setting {name} has the value {value!r}, which is not a valid {name.replace('_', ' ')}.") from None
 
 

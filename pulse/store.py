@@ -29,7 +29,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from loaders.schema import DEVICE_TYPES, EVENT_TYPES, KEYS, SCHEMAS, TRANSACTION_KINDS, TRANSACTION_STATUSES
+from pulse.schema import DEVICE_TYPES, EVENT_TYPES, KEYS, SCHEMAS, TRANSACTION_KINDS, TRANSACTION_STATUSES
 from pulse import derived
 from pulse.settings import Settings
 
@@ -189,9 +189,6 @@ class Store:
             row = con.execute(sql, _bind(sql, params)).fetchone()
         return None if row is None else row[0]
 
-    def meta(self) -> dict[str, str]:
-        return dict(self.fetch("SELECT key, value FROM meta").iter_rows())
-
     def info(self) -> StoreInfo:
         with self.read() as con:
             meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
@@ -328,7 +325,7 @@ class Writer:
         self._force_rebuild = True
 
     def stage(self, table: str, frame: pl.DataFrame) -> None:
-        """Queue typed rows (loaders.schema) for merging; later rows win over earlier ones."""
+        """Queue typed rows (pulse.schema) for merging; later rows win over earlier ones."""
         if frame.height == 0:
             return
         frame = frame.select(list(SCHEMAS[table])).with_columns(

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from loaders.schema import SCHEMAS
+from pulse.schema import SCHEMAS
 from pulse.query import Query, make_query
 from pulse.store import Store
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import build_store
 
-from pulse.cli import main
+from cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "samples"

@@ -12,7 +12,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from loaders import demo
-from loaders.schema import DEVICE_TYPES, EVENT_TYPES, SCHEMAS, TRANSACTION_KINDS, TRANSACTION_STATUSES
+from pulse.schema import DEVICE_TYPES, EVENT_TYPES, SCHEMAS, TRANSACTION_KINDS, TRANSACTION_STATUSES
 
 END = dt.date(2025, 6, 30)
 

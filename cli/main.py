@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from loaders.schema import TABLES
+from pulse.schema import TABLES
 from pulse.settings import ROOT, Settings, SettingsError, load_settings
 from pulse.store import Store, StoreError
 

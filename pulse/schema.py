@@ -90,6 +90,5 @@ TRANSACTION_STATUSES = ("succeeded", "failed", "pending")
 TABLES = tuple(SCHEMAS)
 
 
-def empty(table: str) -> pl.DataFrame:
-    """A frame with no rows and the table's exact columns."""
-    return pl.DataFrame(schema=SCHEMAS[table])
+# The one boolean vocabulary, for input files, settings and metric options alike (any case).
+BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
