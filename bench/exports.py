@@ -58,7 +58,9 @@ def variants(metric: registry.Metric, store: Store) -> list[dict[str, str]]:
             base["user_id"] = store.scalar("SELECT user_id FROM user_days GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
     out = [base | f for f in FILTERS]
     for option in metric.options:
-        if option.kind == "choice":
+        if option.name == "event_type":  # declared as text by older versions, so named here
+            out += [base | {"event_type": e} for e in ("page_view", "feature_use", "api_call", "login")]
+        elif option.kind == "choice":
             out += [base | {option.name: c} for c in option.choices if c != option.default]
         elif option.kind == "bool":
             out.append(base | {option.name: str(not option.default).lower()})

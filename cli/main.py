@@ -154,16 +154,10 @@ def metrics() -> None:
     from metrics.registry import all_metrics
 
     for m in all_metrics():
-        out.print(f"[bold]{m.name}[/]  ({m.area})  {m.summary}")
-        out.print(f"  columns: {', '.join(m.columns)}")
-        options = [f"{o.name} ({o.describe()}{'' if o.default is None else f', default {_show(o.default)}'})" for o in m.options]
-        out.print(f"  options: {'; '.join(options + ['country', 'device_type', 'plan'])}")
-
-
-def _show(value: object) -> str:
-    if isinstance(value, tuple):
-        return ",".join(str(v) for v in value)
-    return str(value).lower() if isinstance(value, bool) else str(value)
+        out.print(f"[bold]{m.name}[/]  ({m.area})  {m.summary}", soft_wrap=True)
+        out.print(f"  columns: {', '.join(m.columns)}", soft_wrap=True)
+        options = [f"{o.name} ({o.describe()}{'' if o.default is None else f', default {o.show(o.default)}'})" for o in m.options]
+        out.print(f"  options: {'; '.join(options + ['country', 'device_type', 'plan'])}", soft_wrap=True)
 
 
 @main.command()
@@ -185,8 +179,7 @@ def export(name: str, start: str | None, end: str | None, interval: str, options
         first = parse_date(start, "start date") if start else last - timedelta(days=29)
         q = metric.typed(make_query(first, last, interval, parse_options(options)))
         store = _store()
-        if not store.exists():
-            raise StoreError(f"There is no store at {store.path} yet: run `pulse demo` or `pulse load` first.")
+        store.require()
         text = to_csv(metric.func(store, q))
         if out_path == "-":
             sys.stdout.write(text)
@@ -246,8 +239,7 @@ def rebuild() -> None:
     """Recompute local days and derived tables with the current settings."""
     store = _store()
     with user_errors():
-        if not store.exists():
-            raise StoreError(f"There is no store at {store.path} yet.")
+        store.require()
         with store.writer("rebuild") as writer:
             writer.rebuild()
         store.log({"source": "rebuild", "outcome": "ok", "timezone": store.timezone, "session_timeout": store.session_timeout})

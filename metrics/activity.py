@@ -8,10 +8,12 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from metrics.base import active_days, event_scope, fill_periods, rate, trunc, user_scope
+from metrics.base import active_days, event_scope, user_scope, weekday_hours_sql
 from metrics.registry import EVENT_TYPE, Option, metric
 from metrics.sessions import SESSION_TIMEOUT, session_rows
-from pulse.query import Query, period_end, period_start
+from pulse.measures import local_day, mean_seconds, rate
+from pulse.periods import fill_periods, period_end, period_start, previous_period, shift_sql, trunc_sql
+from pulse.query import Query
 
 # The rolling windows of dau_wau_mau, in days.
 ROLLING = {"dau": 1, "wau": 7, "mau": 30}
@@ -24,11 +26,11 @@ def active_users(store, q: Query) -> pl.DataFrame:
     """Distinct users with at least one event, per period."""
     days, params = active_days(q)
     out = store.fetch(
-        f"SELECT {trunc('day', q.interval)} AS period, count(DISTINCT user_id) AS active_users "
+        f"SELECT {trunc_sql('day', q.interval)} AS period, count(DISTINCT user_id) AS active_users "
         f"FROM {days} GROUP BY ALL",
         {**params, "start": q.range_start, "end": q.range_end},
     )
-    return fill_periods(q, out.cast({"active_users": pl.Int64}))
+    return fill_periods(q.periods(), out, ("active_users",))
 
 
 def rolling_active(q: Query, windows: dict[str, int]) -> tuple[str, dict]:
@@ -95,21 +97,13 @@ def new_users(store, q: Query) -> pl.DataFrame:
     users, params = user_scope(q, devices=True)
     params = {**params, "start": q.range_start, "end": q.range_end}
     counts = store.fetch(
-        f"SELECT {trunc('signup_day', q.interval)} AS period, count(*) AS new_users FROM people "
+        f"SELECT {trunc_sql('signup_day', q.interval)} AS period, count(*) AS new_users FROM people "
         f"WHERE signup_day BETWEEN $start AND $end AND {users} GROUP BY ALL",
         params,
     )
     before = store.scalar(f"SELECT count(*) FROM people WHERE signup_day < $start AND {users}", params)
-    out = fill_periods(q, counts.cast({"new_users": pl.Int64}))
+    out = fill_periods(q.periods(), counts, ("new_users",))
     return out.with_columns(cumulative_users=(pl.col("new_users").cum_sum() + before).cast(pl.Int64))
-
-
-def _shift(expr: str, interval: str, step: int) -> str:
-    """SQL for the first day of the period `step` periods after (or before) the period starting at `expr`."""
-    if interval == "month":
-        return f"CAST({expr} {'+' if step > 0 else '-'} INTERVAL {abs(step)} MONTH AS DATE)"
-    days = step * (7 if interval == "week" else 1)
-    return f"CAST({expr} + {days} AS DATE)"
 
 
 def lifecycle_statuses(q: Query, first: date, last: date) -> tuple[str, dict]:
@@ -122,11 +116,11 @@ def lifecycle_statuses(q: Query, first: date, last: date) -> tuple[str, dict]:
     """
     interval = q.interval
     days, params = active_days(q, "$lc_from", "$lc_to")
-    previous, following = _shift("period", interval, -1), _shift("period", interval, 1)
+    previous, following = shift_sql("period", interval, -1), shift_sql("period", interval, 1)
     sql = f"""
-    WITH active AS (SELECT DISTINCT user_id, {trunc('day', interval)} AS period FROM {days}),
+    WITH active AS (SELECT DISTINCT user_id, {trunc_sql('day', interval)} AS period FROM {days}),
     marked AS (
-        SELECT a.user_id, a.period, {trunc('p.signup_day', interval)} AS signup_period,
+        SELECT a.user_id, a.period, {trunc_sql('p.signup_day', interval)} AS signup_period,
                lag(a.period) OVER w AS previous_active, lead(a.period) OVER w AS next_active
         FROM active a LEFT JOIN people p ON p.user_id = a.user_id
         WINDOW w AS (PARTITION BY a.user_id ORDER BY a.period)
@@ -142,7 +136,7 @@ def lifecycle_statuses(q: Query, first: date, last: date) -> tuple[str, dict]:
     """
     return f"({sql})", {
         **params,
-        "lc_from": period_start(first - timedelta(days=1), interval),
+        "lc_from": previous_period(first, interval),
         "lc_to": period_end(last, interval),
         "lc_first": first,
         "lc_last": last,
@@ -163,8 +157,7 @@ def lifecycle(store, q: Query) -> pl.DataFrame:
         """,
         params,
     )
-    counts = ("new", "returning", "resurrecting", "dormant")
-    return fill_periods(q, out.cast({c: pl.Int64 for c in counts}))
+    return fill_periods(q.periods(), out, ("new", "returning", "resurrecting", "dormant"))
 
 
 USER_KINDS = ("active", "new", "returning", "resurrecting", "dormant")
@@ -190,7 +183,7 @@ def active_user_list(store, q: Query) -> pl.DataFrame:
     return store.fetch(
         f"""
         SELECT s.user_id, p.email, p.plan, p.country,
-               CAST(timezone($tz, timezone('UTC', p.last_seen)) AS DATE) AS last_seen
+               {local_day('p.last_seen')} AS last_seen
         FROM {statuses} s LEFT JOIN people p ON p.user_id = s.user_id
         WHERE s.status IN (SELECT unnest(CAST($kinds AS VARCHAR[])))
         ORDER BY s.user_id
@@ -222,14 +215,10 @@ def engagement(store, q: Query) -> pl.DataFrame:
 def activity_heatmap(store, q: Query) -> pl.DataFrame:
     """Events in the range by local weekday (0 = Monday) and hour of day."""
     scope, params = event_scope(q, "e")
-    counts = store.fetch(
-        f"SELECT CAST(isodow(e.day) - 1 AS BIGINT) AS weekday, CAST(e.hour AS BIGINT) AS hour, count(*) AS events "
-        f"FROM events e WHERE e.day BETWEEN $start AND $end AND {scope} GROUP BY ALL",
+    return store.fetch(
+        weekday_hours_sql(f"SELECT e.day, e.hour FROM events e WHERE e.day BETWEEN $start AND $end AND {scope}"),
         {**params, "start": q.range_start, "end": q.range_end},
     )
-    cells = pl.DataFrame({"weekday": [w for w in range(7) for _ in range(24)], "hour": list(range(24)) * 7},
-                         schema={"weekday": pl.Int64, "hour": pl.Int64})
-    return cells.join(counts, on=["weekday", "hour"], how="left").with_columns(pl.col("events").fill_null(0).cast(pl.Int64))
 
 
 ACTIVITY_KPIS = ("dau", "wau", "mau", "engagement_score", "sessions", "avg_duration_s", "bounce_rate")
@@ -248,7 +237,7 @@ def activity_kpis(store, q: Query) -> pl.DataFrame:
         daily.append(f"avg(engagement) {on_days} AS engagement_score_{half}")
         in_half = f"day BETWEEN {first} AND {last}"
         bounces, started = f"count(*) FILTER (WHERE {in_half} AND events = 1)", f"count(*) FILTER (WHERE {in_half})"
-        per_session += [f"{started} AS sessions_{half}", f"avg(duration_s) FILTER (WHERE {in_half}) AS avg_duration_s_{half}",
+        per_session += [f"{started} AS sessions_{half}", f"{mean_seconds('duration_s')} FILTER (WHERE {in_half}) AS avg_duration_s_{half}",
                         f"{rate(bounces, started)} AS bounce_rate_{half}"]
     row = store.fetch(
         f"""

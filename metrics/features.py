@@ -7,9 +7,11 @@ from datetime import timedelta
 
 import polars as pl
 
-from metrics.base import active_days, event_scope, rate, trunc
+from metrics.base import active_days, event_scope
 from metrics.registry import Option, metric
-from pulse.query import Query, QueryError
+from pulse.measures import rate
+from pulse.periods import calendar_sql, trunc_sql
+from pulse.query import Query
 from pulse.settings import Settings
 
 UNCATEGORIZED = "Uncategorized"
@@ -84,15 +86,15 @@ def feature_adoption(store, q: Query) -> pl.DataFrame:
     out = store.fetch(
         f"""
         WITH uses AS (
-            SELECT e.event_name AS feature, {trunc('e.day', q.interval)} AS period, e.user_id, e.ts, e.properties
+            SELECT e.event_name AS feature, {trunc_sql('e.day', q.interval)} AS period, e.user_id, e.ts, e.properties
             FROM events e
             WHERE e.event_type = 'feature_use' AND e.event_name IS NOT NULL
                   AND e.day BETWEEN $start AND $end AND {scope}
         ),
         features AS {_latest_category("uses")},
         users AS (SELECT feature, period, count(DISTINCT user_id) AS unique_users FROM uses GROUP BY ALL),
-        active AS (SELECT {trunc('day', q.interval)} AS period, count(DISTINCT user_id) AS users FROM {days} GROUP BY ALL),
-        calendar AS (SELECT unnest(CAST($periods AS DATE[])) AS period)
+        active AS (SELECT {trunc_sql('day', q.interval)} AS period, count(DISTINCT user_id) AS users FROM {days} GROUP BY ALL),
+        calendar AS {calendar_sql()}
         SELECT f.category, f.feature, c.period, coalesce(u.unique_users, 0) AS unique_users,
                {rate('coalesce(u.unique_users, 0)', 'a.users')} AS adoption_rate
         FROM features f CROSS JOIN calendar c
@@ -122,31 +124,15 @@ def unused_features(store, q: Query) -> pl.DataFrame:
     )
 
 
-def limits_option(limits: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
-    """The `limits` option value for plan → monthly API call limit pairs (the `api_limits` setting)."""
-    return tuple(f"{plan}={limit}" for plan, limit in limits)
-
-
-def _parse_limits(items: tuple[str, ...]) -> dict[str, int]:
-    out = {}
-    for item in items:
-        plan, sep, limit = item.partition("=")
-        if not sep or not plan.strip() or not limit.strip().isdigit() or int(limit) == 0:
-            raise QueryError(f"The API limit {item!r} is not plan=calls with a whole number above 0, e.g. free=1000.")
-        out[plan.strip()] = int(limit)
-    return out
-
-
 @metric(
     "api_usage",
     ["user_id", "email", "plan", "api_calls", "limit", "share"],
-    options=(Option("limits", "list", limits_option(Settings.api_limits),
-                    "monthly API calls allowed per plan, e.g. free=1000,pro=50000"),),
+    options=(Option("limits", "limits", Settings.api_limits, "monthly API calls allowed per plan, e.g. free=1000,pro=50000"),),
     area="activity",
 )
 def api_usage(store, q: Query) -> pl.DataFrame:
     """Accounts that made at least 80 % of their plan's monthly API call limit in the month of the range's end (counted from the month's first day to the end day), highest share first."""
-    limits = _parse_limits(q.opt("limits"))
+    limits = dict(q.opt("limits"))
     scope, params = event_scope(q, "e")
     out = store.fetch(
         f"""

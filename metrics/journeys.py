@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import polars as pl
 
-from metrics.base import event_scope, local_midnight_utc, rate
+from metrics.base import event_scope
 from metrics.registry import Option, metric
 from metrics.sessions import SESSION_TIMEOUT, session_rows
-from pulse.query import Query, QueryError
+from pulse.measures import rate
+from pulse.periods import end_of_day_utc, local_midnight_utc
+from pulse.query import Query
 
 TOP_PATHS = 20
 # The funnel builder offers this many of the most frequent step names.
@@ -59,7 +59,8 @@ def _matches(alias: str, param: str) -> str:
     "funnel",
     ["step", "name", "users", "conversion_from_start", "conversion_from_previous", "median_seconds_from_previous"],
     options=(
-        Option("steps", "list", None, "the funnel's steps in order: event names or page paths, comma-separated"),
+        Option("steps", "list", None, "the funnel's steps in order: event names or page paths, comma-separated",
+               required="A funnel needs its steps: give --option steps=first,second,... (event names or page paths)."),
         Option("window_days", "int", 14, "days from a user's first step within which the later steps count", minimum=1),
     ),
     area="activity",
@@ -67,8 +68,6 @@ def _matches(alias: str, param: str) -> str:
 def funnel(store, q: Query) -> pl.DataFrame:
     """Users who reach each step in order: they enter at their first step-1 event in the range and reach each next step at its first event after the previous step, within the window from entry."""
     steps = q.opt("steps")
-    if not steps:
-        raise QueryError("A funnel needs its steps: give --option steps=first,second,... (event names or page paths).")
     window = int(q.opt("window_days"))
     scope, params = event_scope(q, "e")
     params |= {f"step_{k}": name for k, name in enumerate(steps, 1)}
@@ -76,7 +75,7 @@ def funnel(store, q: Query) -> pl.DataFrame:
         "start": q.range_start,
         "end": q.range_end,
         "start_at": local_midnight_utc(q.range_start, store.timezone),
-        "end_at": local_midnight_utc(q.range_end + timedelta(days=1), store.timezone),
+        "end_at": end_of_day_utc(q.range_end, store.timezone),
     }
     any_step = " OR ".join(_matches("e", f"step_{k}") for k in range(1, len(steps) + 1))
     # reached_k: each user's first step-k event at or after their step-(k-1) event (not that

@@ -7,8 +7,9 @@ from decimal import Decimal
 import polars as pl
 
 from metrics.base import MONEY_DTYPE, active_days, user_scope
-from metrics.money import end_of_day_instant, mrr_at_sql, revenue_totals_sql
+from metrics.money import mrr_at_sql, revenue_totals_sql
 from metrics.registry import metric
+from pulse.periods import end_of_day_utc
 from pulse.query import Query
 
 KPIS = ("total_users", "active_users", "new_users", "mrr", "net_revenue", "transactions", "failed_payments")
@@ -21,7 +22,7 @@ def _kpi_values(store, q: Query) -> dict[str, Decimal]:
     revenue_sql, revenue_params = revenue_totals_sql(store, q)
     mrr_sql, mrr_params = mrr_at_sql(q)
     params = {**active_params, **user_params, **revenue_params, **mrr_params,
-              "start": q.start, "end": q.end, "at": end_of_day_instant(store, q.end)}
+              "start": q.start, "end": q.end, "at": end_of_day_utc(q.end, store.timezone)}
     row = store.fetch(
         f"""
         SELECT (SELECT count(*) FROM people WHERE signup_day <= $end AND {users}) AS total_users,

@@ -11,51 +11,81 @@ import difflib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import polars as pl
 
 from pulse.query import FILTERS, Query, QueryError, parse_date
-from pulse.schema import BOOLEAN_WORDS
+from pulse.schema import BOOLEAN_WORDS, EVENT_TYPES
+from pulse.settings import parse_limits
 
 
 @dataclass(frozen=True)
 class Option:
+    """A metric option as the user gives it (text), declared with everything that checks it.
+
+    kind is int, bool, choice, list, date, str, amount (a decimal) or limits (plan=calls
+    pairs). A list with choices accepts only those items. `required` is the sentence shown
+    when the option is missing; `invalid`, when given, the sentence for a wrong value
+    ({value} is the offending value or item, {choices} the choices).
+    """
+
     name: str
-    kind: str  # int, bool, choice, list, date, str
+    kind: str
     default: Any
     help: str
     choices: tuple[str, ...] = ()
     minimum: int | None = None
+    required: str | None = None
+    invalid: str | None = None
 
     def parse(self, raw: Any, metric: str) -> Any:
         if not isinstance(raw, str):
             return raw
         text = raw.strip()
-        bad = QueryError(f"Option {self.name}={raw!r} for {metric} is not valid: {self.describe()}.")
+
+        def bad(value: str = raw) -> QueryError:
+            if self.invalid:
+                return QueryError(self.invalid.format(value=value, choices=", ".join(self.choices)))
+            return QueryError(f"Option {self.name}={value!r} for {metric} is not valid: {self.describe()}.")
+
         if self.kind == "int":
             try:
                 value = int(text)
             except ValueError:
-                raise bad from None
+                raise bad() from None
             if self.minimum is not None and value < self.minimum:
-                raise bad
+                raise bad()
             return value
         if self.kind == "bool":
             if text.lower() not in BOOLEAN_WORDS:
-                raise bad
+                raise bad()
             return BOOLEAN_WORDS[text.lower()]
         if self.kind == "choice":
             if text not in self.choices:
-                raise bad
+                raise bad(text)
             return text
         if self.kind == "list":
             items = tuple(part.strip() for part in text.split(",") if part.strip())
             if not items:
-                raise bad
+                raise bad()
+            unknown = sorted(set(items) - set(self.choices)) if self.choices else []
+            if unknown:
+                raise bad(unknown[0])
             return items
         if self.kind == "date":
             return parse_date(text, f"option {self.name}")
+        if self.kind == "amount":
+            try:
+                return Decimal(text)
+            except InvalidOperation:
+                raise QueryError(f"Option {self.name}={text!r} is not an amount; use a number such as 9.99.") from None
+        if self.kind == "limits":
+            try:
+                return parse_limits(text)
+            except ValueError as exc:
+                raise QueryError(str(exc)) from None
         return text
 
     def describe(self) -> str:
@@ -63,10 +93,22 @@ class Option:
             return f"one of {'|'.join(self.choices)}"
         if self.kind == "int":
             return "a whole number" + (f" >= {self.minimum}" if self.minimum is not None else "")
-        return {"bool": "true or false", "list": "a comma-separated list", "date": "a date YYYY-MM-DD"}.get(self.kind, "text")
+        if self.kind == "list" and self.choices:
+            return f"some of {','.join(self.choices)}"
+        return {"bool": "true or false", "list": "a comma-separated list", "date": "a date YYYY-MM-DD",
+                "amount": "an amount such as 9.99", "limits": "plan=calls pairs, comma-separated"}.get(self.kind, "text")
+
+    def show(self, value: Any) -> str:
+        """A value as the user would type it (for `pulse metrics` and the pages)."""
+        if self.kind == "limits":
+            return ",".join(f"{plan}={calls}" for plan, calls in value)
+        if isinstance(value, tuple):
+            return ",".join(str(v) for v in value)
+        return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-EVENT_TYPE = Option("event_type", "str", None, "count only events of this type as activity")
+EVENT_TYPE = Option("event_type", "choice", None, "count only events of this type as activity", EVENT_TYPES,
+                    invalid="Unknown event_type {value!r}; use one of: {choices}.")
 
 
 @dataclass(frozen=True)
@@ -93,6 +135,9 @@ class Metric:
             known = ", ".join(sorted(list(declared) + list(FILTERS))) or "none"
             raise QueryError(f"Unknown option {unknown[0]!r} for {self.name}; its options are: {known}.")
         values = {name: opt.parse(given[name], self.name) if name in given else opt.default for name, opt in declared.items()}
+        for name, opt in declared.items():
+            if opt.required and values[name] in (None, "", ()):
+                raise QueryError(opt.required)
         return Query(q.start, q.end, q.interval, q.filters, tuple(sorted(values.items(), key=lambda kv: kv[0])))
 
 

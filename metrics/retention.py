@@ -15,10 +15,12 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from metrics.base import MONEY_DTYPE, Params, active_days, fill_periods, money, trunc
-from metrics.money import end_of_day_instant, mrr_at_sql
+from metrics.base import MONEY_DTYPE, Params, active_days
+from metrics.money import mrr_at_sql
 from metrics.registry import EVENT_TYPE, Option, metric
-from pulse.query import INTERVALS, Query, period_start
+from pulse.measures import money
+from pulse.periods import calendar_sql, end_of_day_utc, fill_periods, offset_sql, previous_period, shift_sql, trunc_sql
+from pulse.query import Query
 
 MODE = Option(
     "mode", "choice", "first_time",
@@ -56,13 +58,6 @@ SINCE = date(1, 1, 1)
 COUNT_SCHEMA = {"cohort": pl.Date, "period_offset": pl.Int64, "retained": pl.Int64}
 
 
-def _offset(interval: str, since: str, until: str) -> str:
-    """SQL for how many periods lie from period `since` to period `until` (both first days)."""
-    if interval not in INTERVALS:
-        raise ValueError(interval)
-    return f"date_diff('{interval}', {since}, {until})"
-
-
 def _rate(numerator: str, denominator: str) -> pl.Expr:
     """A fraction that is empty, not an error, when the denominator is 0."""
     return pl.when(pl.col(denominator) > 0).then(pl.col(numerator) / pl.col(denominator)).cast(pl.Float64)
@@ -90,7 +85,7 @@ def _activity_sql(q: Query, users: int) -> tuple[str, Params]:
     ids AS MATERIALIZED (
         SELECT user_id, CAST(row_number() OVER () AS INTEGER) AS uid FROM people LIMIT {int(users)}
     ),
-    active AS (SELECT i.uid, {trunc('a.day', q.interval)} AS period FROM {days} a JOIN ids i USING (user_id)),
+    active AS (SELECT i.uid, {trunc_sql('a.day', q.interval)} AS period FROM {days} a JOIN ids i USING (user_id)),
     activity AS (SELECT period, bitstring_agg(uid, 1, {int(users)}) AS users FROM active GROUP BY period)"""
     return sql, params
 
@@ -114,16 +109,16 @@ def _cohort_counts(store, q: Query, dimension: str | None = None) -> pl.DataFram
         members = f"""
         firsts AS (SELECT user_id, min(day) AS first_day FROM {ever} GROUP BY user_id HAVING min(day) >= $start),
         members AS (
-            SELECT {trunc('f.first_day', interval)} AS cohort, bitstring_agg(i.uid, 1, {int(users)}) AS users
+            SELECT {trunc_sql('f.first_day', interval)} AS cohort, bitstring_agg(i.uid, 1, {int(users)}) AS users
             FROM firsts f JOIN ids i USING (user_id) GROUP BY ALL
         )"""
     else:
         members = "members AS (SELECT period AS cohort, users FROM activity)"
     if q.opt("cumulative"):
-        retaining = """
+        retaining = f"""
         retaining AS (
             SELECT c.period, bit_or(a.users) OVER (ORDER BY c.period DESC ROWS UNBOUNDED PRECEDING) AS users
-            FROM (SELECT unnest(CAST($periods_list AS DATE[])) AS period) c LEFT JOIN activity a USING (period)
+            FROM {calendar_sql('period', 'periods_list')} c LEFT JOIN activity a USING (period)
         )"""
     else:
         retaining = "retaining AS (SELECT period, users FROM activity)"
@@ -136,7 +131,7 @@ def _cohort_counts(store, q: Query, dimension: str | None = None) -> pl.DataFram
             FROM ids i LEFT JOIN ({DIMENSIONS[dimension]}) d USING (user_id) GROUP BY 1
         ),
         cohorts AS (SELECT g.value, m.cohort, m.users & g.users AS users FROM members m CROSS JOIN groups g)"""
-    offset = _offset(interval, "m.cohort", "r.period")
+    offset = offset_sql(interval, "m.cohort", "r.period")
     sql = f"""
     WITH {activity},
     {members},
@@ -249,19 +244,12 @@ def day_n_retention(store, q: Query) -> pl.DataFrame:
         """,
         {**params, **ever_params, "start": q.start, "end": q.end, "since": SINCE},
     )
-    counted = out.cast({"cohort": pl.Date} | {c: pl.Int64 for c in out.columns if c != "cohort"})
-    out = fill_periods(replace(q, interval="day"), counted, "cohort")
+    counted = out.cast({"cohort": pl.Date})
+    out = fill_periods(replace(q, interval="day").periods(), counted, [c for c in out.columns if c != "cohort"], "cohort")
     return out.with_columns(
         pl.when(pl.col("cohort") + timedelta(days=n) <= q.end).then(_rate(f"day_{n}", "cohort_size")).alias(f"day_{n}")
         for n in DAY_N
     )
-
-
-def _next(interval: str, period: str) -> str:
-    """SQL for the first day of the period after `period`."""
-    if interval == "month":
-        return f"CAST({period} + INTERVAL 1 MONTH AS DATE)"
-    return f"{period} + {7 if interval == 'week' else 1}"
 
 
 @metric("churn", ["period", "active_previous", "churned", "churn_rate"], options=(EVENT_TYPE,), area="retention")
@@ -272,7 +260,7 @@ def churn(store, q: Query) -> pl.DataFrame:
     """
     periods, interval = q.periods(), q.interval
     activity, params = _activity_sql(q, _user_count(store))
-    following = _next(interval, "a.period")
+    following = shift_sql("a.period", interval, 1)
     out = store.fetch(
         f"""
         WITH {activity}
@@ -281,9 +269,9 @@ def churn(store, q: Query) -> pl.DataFrame:
         FROM activity a LEFT JOIN activity b ON b.period = {following}
         WHERE a.period < $last
         """,
-        {**params, "start": period_start(periods[0] - timedelta(days=1), interval), "end": q.range_end, "last": periods[-1]},
+        {**params, "start": previous_period(periods[0], interval), "end": q.range_end, "last": periods[-1]},
     )
-    out = fill_periods(q, out.cast({"period": pl.Date, "active_previous": pl.Int64, "churned": pl.Int64}))
+    out = fill_periods(periods, out.cast({"period": pl.Date}), ("active_previous", "churned"))
     return out.with_columns(churn_rate=_rate("churned", "active_previous"))
 
 
@@ -345,6 +333,6 @@ def at_risk_users(store, q: Query) -> pl.DataFrame:
         SELECT * FROM at_risk ORDER BY mrr DESC, active_days_prev_14 DESC, user_id
         """,
         {**params, **mrr_params, "first": windows["prev_14"][0], "prev_end": windows["prev_14"][1], "end": q.end,
-         "at": end_of_day_instant(store, q.end)},
+         "at": end_of_day_utc(q.end, store.timezone)},
     )
     return out.cast({"mrr": MONEY_DTYPE, "last_seen": pl.Date, "active_days_prev_14": pl.Int64, "active_days_last_14": pl.Int64})

@@ -7,18 +7,29 @@ next to them; `customer_value` is as of `--end`.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 import polars as pl
 
-from metrics.base import MONEY_DTYPE, money, rate, trunc, user_scope
-from metrics.money import FAILED, ORDER, REFUND, calendar_sql, monthly, revenue_totals_sql, transactions_scope
+from metrics.base import MONEY_DTYPE, user_scope
+from metrics.money import monthly, revenue_totals_sql, transactions_scope
 from metrics.registry import Option, metric
-from pulse.query import Query, QueryError
+from pulse.measures import (
+    FAILED_AMOUNT,
+    FAILED_COUNT,
+    GROSS,
+    NET,
+    NOT_SET,
+    ORDER,
+    ORDER_COUNT,
+    REFUND_COUNT,
+    REFUNDED,
+    money,
+    rate,
+)
+from pulse.periods import calendar_sql, offset_sql, trunc_sql
+from pulse.query import Query
+from pulse.schema import TRANSACTION_KINDS, TRANSACTION_STATUSES
 
 BREAKDOWN_DIMENSIONS = ("category", "provider", "payment_method", "plan", "country")
-# Label for rows that have no value for the chosen dimension.
-NOT_SET = "(none)"
 
 # revenue's columns, shaped from revenue_totals_sql (orders, buyers, gross, refunds, failed).
 REVENUE_COLUMNS = f"""orders, buyers, {money('gross')} AS gross_revenue, {money('refunds')} AS refunds,
@@ -38,7 +49,7 @@ def revenue(store, q: Query) -> pl.DataFrame:
     A refund counts in the period it was paid back, not the period of its purchase.
     Failed payments count failed rows in the reporting currency; pending rows count nowhere.
     """
-    sums, params = revenue_totals_sql(store, q, period=trunc("t.day", q.interval))
+    sums, params = revenue_totals_sql(store, q, period=trunc_sql("t.day", q.interval))
     out = store.fetch(
         f"""
         WITH sums AS ({sums}),
@@ -88,17 +99,17 @@ def refunds_and_failures(store, q: Query) -> pl.DataFrame:
     out = store.fetch(
         f"""
         WITH sums AS (
-            SELECT {trunc('t.day', q.interval)} AS period,
-                   count(*) FILTER (WHERE {REFUND}) AS refunds,
-                   coalesce(sum(t.amount) FILTER (WHERE {REFUND}), 0) AS refunded,
-                   count(*) FILTER (WHERE {FAILED}) AS failed,
-                   coalesce(sum(t.amount) FILTER (WHERE {FAILED}), 0) AS failed_amount,
-                   count(*) FILTER (WHERE {ORDER}) AS orders
+            SELECT {trunc_sql('t.day', q.interval)} AS period,
+                   {REFUND_COUNT} AS refund_count,
+                   {REFUNDED} AS refunded,
+                   {FAILED_COUNT} AS failed,
+                   {FAILED_AMOUNT} AS failed_amount,
+                   {ORDER_COUNT} AS orders
             FROM transactions t
             WHERE t.day BETWEEN $start AND $end AND {scope}
             GROUP BY ALL
         )
-        SELECT c.period, coalesce(refunds, 0) AS refunds, {money('coalesce(refunded, 0)')} AS refunded_amount,
+        SELECT c.period, coalesce(refund_count, 0) AS refunds, {money('coalesce(refunded, 0)')} AS refunded_amount,
                coalesce(failed, 0) AS failed_payments, {money('coalesce(failed_amount, 0)')} AS failed_amount,
                {rate('failed', 'failed + orders')} AS failed_rate
         FROM {calendar_sql()} c LEFT JOIN sums USING (period)
@@ -164,28 +175,24 @@ def purchase_cohorts(store, q: Query) -> pl.DataFrame:
     out = store.fetch(
         f"""
         WITH paid AS (
-            SELECT t.user_id, t.day, t.kind, t.amount, {ORDER} AS is_order
-            FROM transactions t
-            WHERE t.day <= $end AND t.status = 'succeeded' AND {scope}
+            SELECT t.* FROM transactions t WHERE t.day <= $end AND t.status = 'succeeded' AND {scope}
         ),
         firsts AS (
-            SELECT user_id, {trunc('min(day)', 'month')} AS cohort FROM paid WHERE is_order GROUP BY user_id
+            SELECT t.user_id, {trunc_sql('min(t.day)', 'month')} AS cohort FROM paid t WHERE {ORDER} GROUP BY t.user_id
         ),
         members AS (SELECT * FROM firsts WHERE cohort BETWEEN $start AND $end),
         sizes AS (SELECT cohort, count(*) AS cohort_size FROM members GROUP BY cohort),
         activity AS (
-            SELECT m.cohort, date_diff('month', m.cohort, {trunc('p.day', 'month')}) AS period_offset,
-                   count(DISTINCT p.user_id) FILTER (WHERE p.is_order) AS buyers,
-                   coalesce(sum(p.amount) FILTER (WHERE p.is_order), 0)
-                   - coalesce(sum(p.amount) FILTER (WHERE p.kind = 'refund'), 0) AS revenue
-            FROM members m JOIN paid p ON p.user_id = m.user_id AND p.day >= m.cohort
+            SELECT m.cohort, {offset_sql('month', 'm.cohort', trunc_sql('t.day', 'month'))} AS period_offset,
+                   count(DISTINCT t.user_id) FILTER (WHERE {ORDER}) AS buyers, {NET} AS revenue
+            FROM members m JOIN paid t ON t.user_id = m.user_id AND t.day >= m.cohort
             GROUP BY ALL
         ),
         grid AS (
             SELECT c.cohort, o.period_offset
             FROM {calendar_sql('cohort')} c
             CROSS JOIN (SELECT range AS period_offset FROM range(0, $offsets)) o
-            WHERE date_diff('month', c.cohort, CAST($end AS DATE)) >= o.period_offset
+            WHERE {offset_sql('month', 'c.cohort', 'CAST($end AS DATE)')} >= o.period_offset
         )
         SELECT g.cohort, g.period_offset, coalesce(s.cohort_size, 0) AS cohort_size,
                coalesce(a.buyers, 0) AS buyers, {money('coalesce(a.revenue, 0)')} AS revenue
@@ -229,9 +236,9 @@ def customer_value(store, q: Query) -> pl.DataFrame:
         f"""
         WITH buyers AS (
             SELECT t.user_id,
-                   count(*) FILTER (WHERE {ORDER}) AS orders,
-                   sum(t.amount) FILTER (WHERE {ORDER}) AS gross,
-                   coalesce(sum(t.amount) FILTER (WHERE {REFUND}), 0) AS refunds,
+                   {ORDER_COUNT} AS orders,
+                   {GROSS} AS gross,
+                   {REFUNDED} AS refunded,
                    min(t.day) FILTER (WHERE {ORDER}) AS first_purchase,
                    max(t.day) FILTER (WHERE {ORDER}) AS last_purchase
             FROM transactions t
@@ -239,7 +246,7 @@ def customer_value(store, q: Query) -> pl.DataFrame:
             GROUP BY t.user_id
             HAVING count(*) FILTER (WHERE {ORDER}) > 0
         )
-        SELECT user_id, orders, {money('gross - refunds')} AS total_spent, first_purchase, last_purchase,
+        SELECT user_id, orders, {money('gross - refunded')} AS total_spent, first_purchase, last_purchase,
                {money('gross / orders')} AS avg_order_value,
                date_diff('day', last_purchase, CAST($end AS DATE)) AS recency_days,
                CAST(orders * 30 AS DOUBLE) / (date_diff('day', first_purchase, CAST($end AS DATE)) + 1) AS frequency
@@ -252,9 +259,6 @@ def customer_value(store, q: Query) -> pl.DataFrame:
     return out.cast({"orders": pl.Int64, "recency_days": pl.Int64, "frequency": pl.Float64})
 
 
-REFUNDED = f"coalesce(sum(t.amount) FILTER (WHERE {REFUND}), 0)"
-
-
 @metric("other_currencies", ["currency", "transactions", "amount"], area="revenue")
 def other_currencies(store, q: Query) -> pl.DataFrame:
     """Succeeded orders and their net amount per currency other than the reporting one, in the range; never part of revenue.
@@ -265,8 +269,7 @@ def other_currencies(store, q: Query) -> pl.DataFrame:
     users, params = user_scope(q, "t.user_id", devices=True)
     out = store.fetch(
         f"""
-        SELECT t.currency, count(*) FILTER (WHERE {ORDER}) AS transactions,
-               {money(f"coalesce(sum(t.amount) FILTER (WHERE {ORDER}), 0) - {REFUNDED}")} AS amount
+        SELECT t.currency, {ORDER_COUNT} AS transactions, {money(NET)} AS amount
         FROM transactions t
         WHERE t.currency <> $currency AND t.status = 'succeeded' AND t.day BETWEEN $start AND $end AND {users}
         GROUP BY t.currency ORDER BY t.currency
@@ -309,26 +312,16 @@ TRANSACTION_COLUMNS = ("transaction_id", "ts", "user_id", "kind", "status", "amo
 TRANSACTION_SORTS = ("ts", "amount", "user_id", "kind", "status", "category", "provider", "transaction_id")
 
 
-def _amount(q: Query, name: str) -> Decimal | None:
-    text = q.opt(name)
-    if text is None:
-        return None
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise QueryError(f"Option {name}={text!r} is not an amount; use a number such as 9.99.") from None
-
-
 @metric(
     "transactions_list",
     list(TRANSACTION_COLUMNS),
     options=(
-        Option("status", "choice", None, "only rows with this status", ("succeeded", "failed", "pending")),
-        Option("kind", "choice", None, "only rows of this kind", ("purchase", "subscription", "refund")),
+        Option("status", "choice", None, "only rows with this status", TRANSACTION_STATUSES),
+        Option("kind", "choice", None, "only rows of this kind", TRANSACTION_KINDS),
         Option("category", "str", None, "only rows of this category"),
         Option("provider", "str", None, "only rows from this provider"),
-        Option("min_amount", "str", None, "only rows of at least this amount"),
-        Option("max_amount", "str", None, "only rows of at most this amount"),
+        Option("min_amount", "amount", None, "only rows of at least this amount"),
+        Option("max_amount", "amount", None, "only rows of at most this amount"),
         Option("sort", "choice", "ts", "order the rows by this column", TRANSACTION_SORTS),
         Option("descending", "bool", True, "sort from the highest (newest) value down"),
         Option("limit", "int", 0, "rows per page (0: all)", minimum=0),
@@ -344,7 +337,7 @@ def transactions_list(store, q: Query) -> pl.DataFrame:
     users, params = user_scope(q, "t.user_id", devices=True)
     conditions = ["t.day BETWEEN $start AND $end", users]
     values = {"status": q.opt("status"), "kind": q.opt("kind"), "category": q.opt("category"), "provider": q.opt("provider"),
-              "min_amount": _amount(q, "min_amount"), "max_amount": _amount(q, "max_amount")}
+              "min_amount": q.opt("min_amount"), "max_amount": q.opt("max_amount")}
     for name in ("status", "kind", "category", "provider"):
         if values[name] is not None:
             conditions.append(f"t.{name}::VARCHAR = ${name}")

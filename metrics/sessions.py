@@ -13,9 +13,11 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from metrics.base import Params, event_scope, local_midnight_utc, period_frame, rate, trunc, user_scope
+from metrics.base import Params, event_scope, user_scope
 from metrics.registry import Option, metric
 from pulse.derived import sessions_select
+from pulse.measures import NOT_SET, mean_seconds, rate
+from pulse.periods import fill_periods, local_midnight_utc, trunc_sql
 from pulse.query import Query
 
 SESSION_TIMEOUT = Option(
@@ -27,8 +29,6 @@ SESSION_TIMEOUT = Option(
 LENGTH_BUCKETS = (("0-30s", 30), ("30s-2m", 120), ("2m-5m", 300), ("5m-15m", 900), ("15m-30m", 1800), ("30m+", None))
 
 BREAKDOWN_DIMENSIONS = ("device_type", "browser", "os", "country")
-# Label for events or sessions that have no value for the chosen dimension.
-NOT_SET = "(none)"
 
 
 def built_timeout(store) -> int:
@@ -60,13 +60,6 @@ def session_rows(store, q: Query, first: date, last: date) -> tuple[str, Params]
     }
 
 
-def fill_counts(q: Query, frame: pl.DataFrame, counts: tuple[str, ...]) -> pl.DataFrame:
-    """Every period of the range: counts are 0 where nothing happened, averages and rates stay
-    empty (base.fill_periods would make them 0)."""
-    out = period_frame(q).join(frame, on="period", how="left")
-    return out.with_columns([pl.col(c).fill_null(0).cast(pl.Int64) for c in counts])
-
-
 @metric(
     "sessions",
     ["period", "sessions", "users", "sessions_per_user", "avg_duration_s", "median_duration_s", "bounce_rate"],
@@ -78,16 +71,16 @@ def sessions(store, q: Query) -> pl.DataFrame:
     rows, params = session_rows(store, q, q.range_start, q.range_end)
     out = store.fetch(
         f"""
-        SELECT {trunc('day', q.interval)} AS period, count(*) AS sessions, count(DISTINCT user_id) AS users,
+        SELECT {trunc_sql('day', q.interval)} AS period, count(*) AS sessions, count(DISTINCT user_id) AS users,
                {rate('count(*)', 'count(DISTINCT user_id)')} AS sessions_per_user,
-               avg(duration_s) AS avg_duration_s,
+               {mean_seconds('duration_s')} AS avg_duration_s,
                quantile_cont(duration_s, 0.5) AS median_duration_s,
                {rate('count(*) FILTER (WHERE events = 1)', 'count(*)')} AS bounce_rate
         FROM {rows} GROUP BY ALL
         """,
         params,
     )
-    return fill_counts(q, out, ("sessions", "users"))
+    return fill_periods(q.periods(), out, ("sessions", "users"))
 
 
 @metric("session_length_distribution", ["bucket", "sessions"], options=(SESSION_TIMEOUT,), area="activity")

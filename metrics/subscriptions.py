@@ -9,20 +9,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from metrics.base import money, rate, trunc, user_scope
-from metrics.money import (
-    TRIAL_PLAN,
-    calendar_sql,
-    customer_mrr_sql,
-    end_of_day_instant,
-    first_subscription_month,
-    local_day,
-    month_end_params,
-    month_ends_sql,
-    monthly,
-    months_between,
-)
+from metrics.base import user_scope
+from metrics.money import customer_mrr_sql, history_months, month_end_params, month_ends_sql, monthly
 from metrics.registry import Option, metric
+from pulse.measures import TRIAL_PLAN, local_day, money, mrr_active_at, rate
+from pulse.periods import calendar_sql, end_of_day_utc, shift_sql, trunc_sql
 from pulse.query import Query
 
 
@@ -34,8 +25,6 @@ def movements_sql(store, q: Query) -> tuple[str, dict]:
     "new" versus "reactivation" depends on whether a customer ever had MRR before.
     """
     months = monthly(q).periods()
-    first = first_subscription_month(store)
-    history = months_between(min(first, months[0]) if first else months[0], months[-1])
     customer_mrr, params = customer_mrr_sql(q)
     sql = f"""
     WITH customer_mrr AS ({customer_mrr}),
@@ -44,7 +33,7 @@ def movements_sql(store, q: Query) -> tuple[str, dict]:
         SELECT coalesce(cur.user_id, prev.user_id) AS user_id, coalesce(cur.month, prev.next_month) AS month,
                coalesce(prev.mrr, 0) AS m0, coalesce(cur.mrr, 0) AS m1
         FROM customer_mrr cur
-        FULL JOIN (SELECT user_id, CAST(month + INTERVAL 1 MONTH AS DATE) AS next_month, mrr FROM customer_mrr) prev
+        FULL JOIN (SELECT user_id, {shift_sql('month', 'month', 1)} AS next_month, mrr FROM customer_mrr) prev
           ON cur.user_id = prev.user_id AND cur.month = prev.next_month
     ),
     by_month AS (
@@ -68,7 +57,7 @@ def movements_sql(store, q: Query) -> tuple[str, dict]:
            coalesce(churned_mrr, 0) AS churned_mrr
     FROM {calendar_sql('month', 'range_months')} c LEFT JOIN by_month USING (month)
     """
-    return sql, {**params, **month_end_params(store, history), "range_months": months}
+    return sql, {**params, **month_end_params(store, history_months(store, months)), "range_months": months}
 
 
 @metric(
@@ -167,7 +156,7 @@ def plan_mix(store, q: Query) -> pl.DataFrame:
         WITH by_plan AS (
             SELECT e.month, s.plan, count(DISTINCT s.user_id) AS customers, sum(s.mrr) AS mrr
             FROM subscriptions s
-            JOIN {month_ends_sql()} e ON s.started_at < e.at AND (s.ended_at IS NULL OR s.ended_at >= e.at)
+            JOIN {month_ends_sql()} e ON {mrr_active_at('s', 'e.at')}
             WHERE s.mrr > 0 AND {users}
             GROUP BY e.month, s.plan
         )
@@ -216,7 +205,7 @@ def subscription_status(store, q: Query) -> pl.DataFrame:
         LEFT JOIN counted c USING (status)
         ORDER BY s.position
         """,
-        {**params, "at": end_of_day_instant(store, q.end), "trial": TRIAL_PLAN},
+        {**params, "at": end_of_day_utc(q.end, store.timezone), "trial": TRIAL_PLAN},
     )
     return out.cast({"subscriptions": pl.Int64})
 
@@ -252,7 +241,7 @@ def trial_conversion(store, q: Query) -> pl.DataFrame:
             GROUP BY t.subscription_id, t.started_at
         ),
         by_cohort AS (
-            SELECT {trunc('t.trial_day', 'month')} AS cohort, count(*) AS trials, count(c.days) AS converted,
+            SELECT {trunc_sql('t.trial_day', 'month')} AS cohort, count(*) AS trials, count(c.days) AS converted,
                    median(c.days) AS median_days
             FROM cohort_trials t LEFT JOIN conversions c USING (subscription_id, started_at)
             GROUP BY 1

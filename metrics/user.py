@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import polars as pl
 
-from metrics.base import MONEY_DTYPE, money
-from metrics.money import ORDER, REFUND, end_of_day_instant, local_day
+from metrics.base import MONEY_DTYPE, weekday_hours_sql
 from metrics.registry import Option, metric
+from pulse.measures import NET, NOT_SET, ORDER, ORDER_COUNT, local_day, mean_seconds, money, mrr_active_at
+from pulse.periods import calendar_sql, end_of_day_utc, offset_sql, periods_between, trunc_sql
 from pulse.query import Query, QueryError
 
-USER_ID = Option("user_id", "str", None, "the user's id")
+USER_ID = Option("user_id", "str", None, "the user's id",
+                 required="Say which user: --option user_id=USER_ID (find it with user_search).")
 SEARCH_LIMIT = 20
 
 
 def user_id(store, q: Query) -> str:
     """The user the query asks about, checked to exist, or one sentence saying what is wrong."""
     value = q.opt("user_id")
-    if not value:
-        raise QueryError("Say which user: --option user_id=USER_ID (find it with user_search).")
     if not store.scalar("SELECT count(*) FROM people WHERE user_id = $user", {"user": value}):
         raise QueryError(f"There is no user {value!r} in the store; search by id, email or name.")
     return value
@@ -34,7 +34,8 @@ def user_id(store, q: Query) -> str:
 @metric(
     "user_search",
     ["user_id", "email", "name", "country", "plan", "signup_at", "last_seen"],
-    options=(Option("text", "str", None, "part of a user's id, email or name"),),
+    options=(Option("text", "str", None, "part of a user's id, email or name",
+                    required="Type part of a user's id, email or name to search: --option text=..."),),
     area="user",
 )
 def user_search(store, q: Query) -> pl.DataFrame:
@@ -43,9 +44,7 @@ def user_search(store, q: Query) -> pl.DataFrame:
     Exact id or email matches come first, then those that start with the text, then the
     rest; ties by user_id.
     """
-    text = (q.opt("text") or "").strip().lower()
-    if not text:
-        raise QueryError("Type part of a user's id, email or name to search: --option text=...")
+    text = q.opt("text").lower()
     return store.fetch(
         f"""
         SELECT user_id, email, name, country, plan, signup_at, last_seen
@@ -89,22 +88,20 @@ def user_profile(store, q: Query) -> pl.DataFrame:
         ),
         visits AS (
             SELECT min(start_ts) AS first_seen, max(end_ts) AS last_seen, count(*) AS sessions,
-                   avg(duration_s) AS avg_session_s
+                   {mean_seconds('duration_s')} AS avg_session_s
             FROM sessions WHERE user_id = $user AND day <= $end
         ),
         paid AS (
-            SELECT count(*) FILTER (WHERE {ORDER}) AS orders,
-                   coalesce(sum(t.amount) FILTER (WHERE {ORDER}), 0)
-                   - coalesce(sum(t.amount) FILTER (WHERE {REFUND}), 0) AS spent
+            SELECT {ORDER_COUNT} AS orders, {NET} AS spent
             FROM transactions t WHERE t.user_id = $user AND t.day <= $end AND t.currency = $currency
         ),
         tenure AS (
-            SELECT date_diff('month', date_trunc('month', signup_day), date_trunc('month', CAST($end AS DATE))) + 1 AS months
+            SELECT {offset_sql('month', trunc_sql('signup_day', 'month'), trunc_sql('CAST($end AS DATE)', 'month'))} + 1 AS months
             FROM people WHERE user_id = $user AND signup_day <= $end
         ),
         recurring AS (
             SELECT coalesce(sum(mrr), 0) AS mrr FROM subscriptions
-            WHERE user_id = $user AND started_at < $at AND (ended_at IS NULL OR ended_at >= $at)
+            WHERE user_id = $user AND {mrr_active_at('subscriptions', '$at')}
         )
         SELECT p.user_id, p.email, p.name, p.signup_at, p.country, p.timezone, p.auth_provider, p.plan,
                p.marketing_opt_in, v.first_seen, v.last_seen, d.active_days,
@@ -116,7 +113,7 @@ def user_profile(store, q: Query) -> pl.DataFrame:
         LEFT JOIN tenure ON TRUE
         WHERE p.user_id = $user
         """,
-        {"user": user, "end": q.end, "currency": store.currency, "at": end_of_day_instant(store, q.end)},
+        {"user": user, "end": q.end, "currency": store.currency, "at": end_of_day_utc(q.end, store.timezone)},
     )
     return out.cast({"active_days": pl.Int64, "orders": pl.Int64, "sessions_per_week": pl.Float64,
                      "avg_session_s": pl.Float64})
@@ -126,21 +123,10 @@ def user_profile(store, q: Query) -> pl.DataFrame:
 def user_hours(store, q: Query) -> pl.DataFrame:
     """One user's events by weekday (0 = Monday) and hour of the day in the reporting timezone, all 168 cells."""
     user = user_id(store, q)
-    out = store.fetch(
-        """
-        WITH counts AS (
-            SELECT isodow(day) - 1 AS weekday, hour, count(*) AS events
-            FROM events WHERE user_id = $user AND day BETWEEN $start AND $end
-            GROUP BY ALL
-        )
-        SELECT w.range AS weekday, h.range AS hour, coalesce(c.events, 0) AS events
-        FROM range(7) w CROSS JOIN range(24) h
-        LEFT JOIN counts c ON c.weekday = w.range AND c.hour = h.range
-        ORDER BY weekday, hour
-        """,
+    return store.fetch(
+        weekday_hours_sql("SELECT day, hour FROM events WHERE user_id = $user AND day BETWEEN $start AND $end"),
         {"user": user, "start": q.range_start, "end": q.range_end},
     )
-    return out.cast({"weekday": pl.Int64, "hour": pl.Int64, "events": pl.Int64})
 
 
 SPENDING_DIMENSIONS = ("category", "provider", "month")
@@ -164,13 +150,12 @@ def user_spending(store, q: Query) -> pl.DataFrame:
     value = {
         "category": "coalesce(t.category, o.category, $not_set)",
         "provider": "coalesce(t.provider, o.provider, $not_set)",
-        "month": "strftime(date_trunc('month', t.day), '%Y-%m-%d')",
+        "month": f"strftime({trunc_sql('t.day', 'month')}, '%Y-%m-%d')",
     }[dimension]
     months = ""
     if dimension == "month":
-        months = """UNION ALL
-            SELECT strftime(range, '%Y-%m-%d'), 0, 0
-            FROM range(date_trunc('month', CAST($start AS DATE)), CAST($end AS DATE) + 1, INTERVAL 1 MONTH)"""
+        months = f"""UNION ALL
+            SELECT strftime(month, '%Y-%m-%d'), 0, 0 FROM {calendar_sql('month', 'months')}"""
     out = store.fetch(
         f"""
         WITH mine AS (
@@ -188,7 +173,8 @@ def user_spending(store, q: Query) -> pl.DataFrame:
         SELECT value, sum(is_order) AS orders, {money('sum(amount)')} AS amount
         FROM rows GROUP BY value ORDER BY value
         """,
-        {"user": user, "currency": store.currency, "start": q.range_start, "end": q.range_end, "not_set": "(none)"},
+        {"user": user, "currency": store.currency, "start": q.range_start, "end": q.range_end, "not_set": NOT_SET,
+         "months": periods_between(q.range_start, q.range_end, "month")},
     )
     return out.cast({"orders": pl.Int64})
 
@@ -208,7 +194,7 @@ def user_subscriptions(store, q: Query) -> pl.DataFrame:
         FROM subscriptions WHERE user_id = $user AND started_at < $at
         ORDER BY started_at, subscription_id
         """,
-        {"user": user, "at": end_of_day_instant(store, q.end)},
+        {"user": user, "at": end_of_day_utc(q.end, store.timezone)},
     )
 
 
@@ -262,7 +248,8 @@ _TRANSACTION_TYPES = {"purchase", "refund", "failed_payment", "pending_payment"}
     ["ts", "type", "detail", "amount"],
     options=(
         USER_ID,
-        Option("types", "list", TIMELINE_TYPES, f"row types to show: {', '.join(TIMELINE_TYPES)}"),
+        Option("types", "list", TIMELINE_TYPES, f"row types to show: {', '.join(TIMELINE_TYPES)}", TIMELINE_TYPES,
+               invalid="Unknown timeline type {value!r}; use some of: {choices}."),
         Option("limit", "int", 0, "rows per page (0: all)", minimum=0),
         Option("offset", "int", 0, "rows to skip (paging)", minimum=0),
     ),
@@ -278,9 +265,6 @@ def user_timeline(store, q: Query) -> pl.DataFrame:
     """
     user = user_id(store, q)
     types = tuple(q.opt("types"))
-    unknown = sorted(set(types) - set(TIMELINE_TYPES))
-    if unknown:
-        raise QueryError(f"Unknown timeline type {unknown[0]!r}; use some of: {', '.join(TIMELINE_TYPES)}.")
     parts = [_TIMELINE_PARTS[t] for t in ("event", "session") if t in types]
     if _TRANSACTION_TYPES & set(types):
         parts.append(_TIMELINE_PARTS["transactions"])

@@ -6,7 +6,6 @@ from datetime import date, datetime, timezone
 import altair as alt
 import streamlit as st
 
-from metrics.features import limits_option
 from ui import cache
 from ui import components as ui
 from ui.filters import current_query, period_label
@@ -291,7 +290,7 @@ with ui.shows_errors():
         st.info("Pick two or more steps to see how many users go from one to the next.", icon=":material/filter_alt:")
 
     st.header("API usage against plan limits")
-    api = cache.metric("api_usage", q, limits=limits_option(cache.settings().api_limits))
+    api = cache.metric("api_usage", q, limits=cache.settings().api_limits)
     if not ui.empty(api, "accounts at 80 % or more of their plan's monthly API calls"):
         ui.table(api, "api_usage", q, percent_columns=("share",))
     ui.caption("api_usage", f"Limits per plan: {', '.join(f'{plan} {limit:,}' for plan, limit in cache.settings().api_limits)}.")

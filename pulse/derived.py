@@ -8,6 +8,7 @@ input tables they came from.
 
 from __future__ import annotations
 
+from pulse.measures import local_day
 from pulse.schema import DEVICE_TYPES, EVENT_TYPES
 
 # Bit i of user_days.event_types is set when the user had an event of EVENT_TYPES[i] that day;
@@ -111,7 +112,7 @@ def build_sessions(con, timeout_minutes: int) -> None:
         con.execute(f"DROP TABLE {name}")
 
 
-PEOPLE = """
+PEOPLE = f"""
 CREATE OR REPLACE TABLE people AS
 WITH seen AS (
     SELECT user_id, min(ts) AS first_seen, max(ts) AS last_seen,
@@ -140,7 +141,7 @@ joined AS (
     LEFT JOIN paid USING (user_id)
     LEFT JOIN subs USING (user_id)
 )
-SELECT *, CAST(timezone($tz, timezone('UTC', signup_at)) AS DATE) AS signup_day
+SELECT *, {local_day('signup_at')} AS signup_day
 FROM joined
 ORDER BY signup_at, user_id
 """

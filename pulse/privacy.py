@@ -56,8 +56,7 @@ def forget_user(store: Store, user_id: str, actor: str) -> dict[str, int]:
 
     Returns the rows removed per table. Derived tables are rebuilt from what remains.
     """
-    if not store.exists():
-        raise StoreError(f"There is no store at {store.path} yet: nothing to erase.")
+    store.require()
     started = datetime.now(timezone.utc)
     with store.writer(f"forget {user_id}") as writer:
         removed = writer.delete_user(user_id)

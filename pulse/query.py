@@ -10,7 +10,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
-INTERVALS = ("day", "week", "month")
+from pulse.periods import INTERVALS, period_end, period_start, periods_between
+from pulse.schema import DEVICE_TYPES
+
 FILTERS = ("country", "device_type", "plan")
 
 
@@ -25,27 +27,6 @@ def parse_date(value: str | date, what: str = "date") -> date:
         return date.fromisoformat(str(value).strip())
     except ValueError:
         raise QueryError(f"The {what} {value!r} is not a date; use YYYY-MM-DD, e.g. 2024-03-01.") from None
-
-
-def period_start(day: date, interval: str) -> date:
-    if interval == "week":
-        return day - timedelta(days=day.weekday())
-    if interval == "month":
-        return day.replace(day=1)
-    return day
-
-
-def next_period(start: date, interval: str) -> date:
-    if interval == "week":
-        return start + timedelta(days=7)
-    if interval == "month":
-        return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return start + timedelta(days=1)
-
-
-def period_end(day: date, interval: str) -> date:
-    """The last day of the period that contains `day`."""
-    return next_period(period_start(day, interval), interval) - timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -71,6 +52,9 @@ class Query:
         for name, _ in self.filters:
             if name not in FILTERS:
                 raise QueryError(f"Unknown filter {name!r}; use one of: {', '.join(FILTERS)}.")
+        device = self.filter("device_type")
+        if device is not None and device not in DEVICE_TYPES:
+            raise QueryError(f"Unknown device_type {device!r}; use one of: {', '.join(DEVICE_TYPES)}.")
 
     @property
     def range_start(self) -> date:
@@ -88,11 +72,7 @@ class Query:
 
     def periods(self) -> list[date]:
         """The first day of every period in the (widened) range, in order."""
-        out, current = [], self.range_start
-        while current <= self.range_end:
-            out.append(current)
-            current = next_period(current, self.interval)
-        return out
+        return periods_between(self.start, self.end, self.interval)
 
     def filter(self, name: str) -> str | None:
         return dict(self.filters).get(name)

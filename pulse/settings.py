@@ -49,6 +49,22 @@ _ENV = {f.name: f"PULSE_{f.name.upper()}" for f in fields(Settings)}
 _SIGN_IN_MODES = ("none",)
 
 
+def parse_limits(value: object) -> tuple[tuple[str, int], ...]:
+    """Plan → monthly API call limit pairs, sorted by plan, from `free=1000,pro=50000` or a
+    TOML table; a ValueError with one sentence for a pair that is not plan=calls."""
+    pairs = [f"{k}={v}" for k, v in value.items()] if isinstance(value, dict) else [
+        part for part in str(value).split(",") if part.strip()]
+    out = {}
+    for pair in pairs:
+        plan, sep, calls = pair.partition("=")
+        if not sep or not plan.strip() or not calls.strip().isdigit() or int(calls) == 0:
+            raise ValueError(f"The API limit {pair.strip()!r} is not plan=calls with a whole number above 0, e.g. free=1000.")
+        out[plan.strip()] = int(calls)
+    if not out:
+        raise ValueError("The API limits are empty; give plan=calls pairs, e.g. free=1000,pro=50000.")
+    return tuple(sorted(out.items()))
+
+
 def _coerce(name: str, value: object) -> object:
     """Turn a raw file or environment value into the field's type, or say what is wrong."""
     try:
@@ -67,10 +83,7 @@ def _coerce(name: str, value: object) -> object:
                 return False
             return BOOLEAN_WORDS[text]
         if name == "api_limits":
-            items = value.items() if isinstance(value, dict) else (
-                pair.split("=", 1) for pair in str(value).split(",") if pair.strip()
-            )
-            return tuple(sorted((str(k).strip(), int(v)) for k, v in items))
+            return parse_limits(value)
         return str(value).strip()
     except (TypeError, ValueError, KeyError):
         raise SettingsError(f"Setting {name} has the value {value!r}, which is not a valid {name.replace('_', ' ')}.") from None

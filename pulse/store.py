@@ -29,6 +29,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from pulse.measures import local_day, local_hour
 from pulse.schema import DEVICE_TYPES, EVENT_TYPES, KEYS, SCHEMAS, TRANSACTION_KINDS, TRANSACTION_STATUSES
 from pulse import derived
 from pulse.settings import Settings
@@ -77,10 +78,9 @@ CREATE TABLE meta (key VARCHAR NOT NULL, value VARCHAR);
 """
 
 # Columns the store computes from ts in the reporting timezone.
-_DERIVED_COLUMNS = {
-    "events": "CAST(timezone($tz, timezone('UTC', ts)) AS DATE) AS day, "
-    "CAST(hour(timezone($tz, timezone('UTC', ts))) AS TINYINT) AS hour",
-    "transactions": "CAST(timezone($tz, timezone('UTC', ts)) AS DATE) AS day",
+_LOCAL_COLUMNS = {
+    "events": {"day": local_day("ts"), "hour": local_hour("ts")},
+    "transactions": {"day": local_day("ts")},
 }
 _TIME_COLUMN = {"events": "ts", "transactions": "ts", "subscriptions": "started_at", "users": "signup_at"}
 
@@ -149,6 +149,11 @@ class Store:
     def exists(self) -> bool:
         return self.path.exists()
 
+    def require(self) -> None:
+        """Raise the one sentence for a store that has not been created yet."""
+        if not self.exists():
+            raise StoreError(f"There is no store at {self.path} yet: run `pulse demo` or `pulse load` first.")
+
     def version(self) -> str:
         """Changes whenever a load is published; a cache key, not a count."""
         try:
@@ -162,7 +167,7 @@ class Store:
         with self._reader_lock:
             if self._reader is None or self._reader[0] != version:
                 if version == "missing":
-                    raise StoreError(f"There is no store at {self.path} yet: run `pulse demo` or `pulse load`.")
+                    self.require()
                 con = duckdb.connect()
                 con.execute("ATTACH ? AS store (READ_ONLY)", [str(self.path)])
                 con.execute("USE store")
@@ -314,11 +319,9 @@ class Writer:
             self._recompute_local_columns()
 
     def _recompute_local_columns(self) -> None:
-        tz = {"tz": self.store.timezone}
-        self.con.execute(
-            "UPDATE events SET day = CAST(timezone($tz, timezone('UTC', ts)) AS DATE), "
-            "hour = CAST(hour(timezone($tz, timezone('UTC', ts))) AS TINYINT)", tz)
-        self.con.execute("UPDATE transactions SET day = CAST(timezone($tz, timezone('UTC', ts)) AS DATE)", tz)
+        for table, columns in _LOCAL_COLUMNS.items():
+            assignments = ", ".join(f"{name} = {sql}" for name, sql in columns.items())
+            self.con.execute(f"UPDATE {table} SET {assignments}", {"tz": self.store.timezone})
 
     def rebuild(self) -> None:
         """Recompute the derived tables even when no rows change (after a settings change)."""
@@ -399,8 +402,8 @@ class Writer:
         report.stored += inserted - (0 if table == "events" else matched - identical)
         if inserted:
             self._changed = True
-            extra = _DERIVED_COLUMNS.get(table)
-            select = f"{', '.join(cols)}{', ' + extra if extra else ''}"
+            extra = _LOCAL_COLUMNS.get(table, {})
+            select = ", ".join(cols + [f"{sql} AS {name}" for name, sql in extra.items()])
             time_col = _TIME_COLUMN[table]
             params = {"tz": self.store.timezone} if extra else None
             max_before = con.execute(f"SELECT max({time_col}) FROM {table}").fetchone()[0]
