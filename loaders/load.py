@@ -17,7 +17,7 @@ import polars as pl
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from loaders import demo, files, sql
+from loaders import files, sql
 from loaders.validate import check
 from pulse.store import Store, TableReport
 
@@ -102,6 +102,8 @@ def load_sql(store: Store, url: str, table: str, source_table: str | None = None
 def load_demo(store: Store, users: int, days: int, seed: int, end: date | None = None,
               progress: Progress | None = None) -> LoadResult:
     """Generate and load the demo business in one load."""
+    from loaders import demo  # only here: every other load would pay for importing the generator
+
     total = demo.estimate_events(users, days)
 
     def batches() -> Iterator[Batch]:

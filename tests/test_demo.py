@@ -4,7 +4,10 @@ a real product (the shares below are the generator's parameters, with room for n
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -12,8 +15,10 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from loaders import demo
+from loaders.demo import params, simulation
 from pulse.schema import DEVICE_TYPES, EVENT_TYPES, SCHEMAS, TRANSACTION_KINDS, TRANSACTION_STATUSES
 
+ROOT = Path(__file__).resolve().parent.parent
 END = dt.date(2025, 6, 30)
 
 
@@ -116,7 +121,7 @@ def test_enumerations_stay_within_data_md(small):
     assert set(transactions["currency"]) <= {"USD", "EUR", "GBP"}
     assert users["country"].str.contains(r"^[A-Z]{2}$").all()
     places = set(users.select("country", "timezone").iter_rows())
-    assert places <= {(country, zone) for country, zone, _ in demo.PLACES}
+    assert places <= {(country, zone) for country, zone, _ in params.PLACES}
     located = events.join(users, on="user_id")
     assert (located["country_code"] == located["country"]).all()
     assert users["email"].str.contains(r"^[a-z._]+[0-9]+@[a-z.]+\.(com|org|net|example)$").all()
@@ -132,8 +137,8 @@ def test_event_details_fit_their_type(small):
     features = events.filter(pl.col("event_type") == "feature_use")
     properties = features["properties"].str.json_decode(
         pl.Struct({"category": pl.String, "duration": pl.Int64}))
-    assert set(properties.struct.field("category")) <= set(demo.CATEGORIES)
-    assert properties.struct.field("duration").is_between(1, demo.GAP_MAX_S).all()
+    assert set(properties.struct.field("category")) <= set(params.CATEGORIES)
+    assert properties.struct.field("duration").is_between(1, params.GAP_MAX_S).all()
     assert events.filter(pl.col("event_type") != "feature_use")["properties"].is_null().all()
     calls = events.filter(pl.col("event_type") == "api_call")["event_name"]
     assert calls.str.contains(r"^(GET|POST|PATCH|DELETE) /v1/").all()
@@ -141,7 +146,7 @@ def test_event_details_fit_their_type(small):
 
 def test_devices_browsers_and_systems_agree(small):
     combos = set(small["events"].select("device_type", "os", "browser").unique().iter_rows())
-    assert combos <= {(device, os, browser) for device, os, browser, _ in demo.DEVICES}
+    assert combos <= {(device, os, browser) for device, os, browser, _ in params.DEVICES}
     assert ("desktop", "iOS", "Safari") not in combos
 
 
@@ -279,7 +284,7 @@ def test_a_feature_retires_partway(medium):
     features = medium["events"].filter(pl.col("event_type") == "feature_use")
     last_used = dict(features.group_by("event_name").agg(pl.col("ts").max()).iter_rows())
     first_used = dict(features.group_by("event_name").agg(pl.col("ts").min()).iter_rows())
-    (fraction,) = [renamed[1] for name, *_, renamed in demo.FEATURES if name == "legacy_charts"]
+    (fraction,) = [renamed[1] for name, *_, renamed in params.FEATURES if name == "legacy_charts"]
     switch = dt.datetime.combine(END - dt.timedelta(days=119 - int(fraction * 120)), dt.time())
     assert last_used["legacy_charts"] < switch <= first_used["chart_builder"]
     users = features.group_by("event_name").agg(pl.col("user_id").n_unique())
@@ -295,7 +300,7 @@ def test_estimate_events_is_within_fifteen_percent(users, days):
 
 
 def test_events_come_in_bounded_slices_numbered_on(monkeypatch):
-    monkeypatch.setattr(demo, "EVENT_SLICE", 1000)
+    monkeypatch.setattr(simulation, "EVENT_SLICE", 1000)
     heights = [frame.height for name, frame in demo.generate(100, 30, end=END) if name == "events"]
     assert len(heights) > 3 and max(heights) <= 1000
     ids = pl.concat(frame for name, frame in demo.generate(100, 30, end=END)
@@ -313,3 +318,11 @@ def test_the_generator_is_lazy():
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="days >= 1"):
         next(demo.generate(10, 0, end=END))
+
+
+def test_loads_and_commands_start_without_the_generator():
+    """Only load_demo imports the demo package, so `pulse load` and the other commands do
+    not pay for it."""
+    code = "import sys, loaders.load, cli.main; print('loaders.demo' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout == "False\n"
