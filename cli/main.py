@@ -26,7 +26,9 @@ from pulse.settings import ROOT, Settings, SettingsError, load_settings
 from pulse.store import Store, StoreError
 
 err = Console(stderr=True)
-out = Console()
+# Printed to a pipe or a file, tables keep every character of every cell instead of being
+# cut to an 80-column terminal that is not there.
+out = Console() if sys.stdout.isatty() else Console(width=100_000)
 
 USAGE_ERROR = 2
 WORK_ERROR = 1
@@ -96,7 +98,8 @@ def _report(result) -> None:
         out.print("Rows that broke a rule are in the quarantine: `pulse quarantine` lists them.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
+@click.version_option(package_name="pulse", prog_name="pulse", message="%(prog)s %(version)s")
 def main() -> None:
     """Pulse: users and money for the staff of a software business."""
 
@@ -222,7 +225,7 @@ def quarantine(table: str | None, limit: int, csv_path: Path | None) -> None:
 @main.command()
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1))
 def loads(limit: int) -> None:
-    """Show the load log: every load, erasure and rebuild, newest last."""
+    """Show the load log: loads, erasures and rebuilds, newest last."""
     store = _store()
     grid = Table("started", "source", "outcome", "details")
     for entry in store.load_log()[-limit:]:
@@ -236,7 +239,7 @@ def loads(limit: int) -> None:
 
 @main.command()
 def rebuild() -> None:
-    """Recompute local days and derived tables with the current settings."""
+    """Recompute local days and derived tables for new settings."""
     store = _store()
     with user_errors():
         store.require()

@@ -126,6 +126,22 @@ def test_quarantine_lists_and_exports_bad_rows(env, tmp_path):
     assert [line.split(",")[:3] for line in lines[1:]] == [["events", "events.csv", "2"], ["events", "events.csv", "3"]]
 
 
+def test_quarantine_printed_to_a_pipe_keeps_whole_rows(env, tmp_path):
+    long_name = "a-very-long-custom-event-name-" * 4
+    bad = tmp_path / "events.csv"
+    bad.write_text(f"event_id,user_id,ts,event_type,event_name\nb,u1,yesterday,login,{long_name}\n")
+    assert run(env, "load", "events", str(bad)).exit_code == 0
+    listing = run(env, "quarantine").stdout
+    assert long_name in listing
+    assert "bad timestamp in ts" in listing
+
+
+def test_version(env):
+    from importlib.metadata import version
+
+    assert run(env, "--version").stdout == f"pulse {version('pulse')}\n"
+
+
 def test_user_export_and_forget(env):
     build_store(Path(env["PULSE_STORE"]), events=EVENTS, users=[{"user_id": "u1", "signup_at": "2024-01-01 09:00", "email": "a@example.com"}])
     exported = run(env, "user", "export", "u1")
