@@ -257,7 +257,7 @@ def _money(name: str, dtype: pl.DataType) -> pl.Expr:
 
 
 def _boolean(name: str, dtype: pl.DataType) -> pl.Expr:
-    """true/false/1/0/yes/no in any case; missing means false (DATA.md: default false)."""
+    """One of pulse.schema.BOOLEAN_WORDS in any case; missing means false (the data contract: default false)."""
     if dtype == pl.Boolean:
         return pl.col(name).fill_null(False)
     text = pl.col(name).str.to_lowercase()
