@@ -92,6 +92,27 @@ def test_everything_lies_in_the_window(small):
         assert values.min() >= start and values.max() < stop, (table, column)
 
 
+def test_a_demo_generated_today_ends_now(small):
+    """Generated at noon of its last day, the demo is the whole demo up to noon: nothing later,
+    and subscriptions that end in the afternoon are still running."""
+    now = dt.datetime.combine(END, dt.time(12))
+    cut: dict[str, list[pl.DataFrame]] = {name: [] for name in SCHEMAS}
+    for name, frame in demo.generate(300, 60, end=END, batch_users=100, now=now):
+        cut[name].append(frame)
+    cut_tables = {name: pl.concat(frames) for name, frames in cut.items()}
+    for table, column in (("users", "signup_at"), ("events", "ts"), ("transactions", "ts"),
+                          ("subscriptions", "started_at")):
+        before_noon = small[table].filter(pl.col(column) <= now)
+        if table == "subscriptions":
+            running = pl.col("ended_at") > now
+            before_noon = before_noon.with_columns(pl.when(running).then(None).otherwise(pl.col(c)).alias(c)
+                                                   for c in ("ended_at", "cancel_reason"))
+        assert_frame_equal(cut_tables[table], before_noon)
+    assert cut_tables["events"].height < small["events"].height
+    assert cut_tables["events"].filter(pl.col("ts") >= dt.datetime.combine(END, dt.time())).height > 0
+    assert cut_tables["subscriptions"]["ended_at"].max() <= now
+
+
 def test_a_users_first_event_is_their_signup(small):
     first = small["events"].group_by("user_id").agg(pl.col("ts").min())
     joined = small["users"].join(first, on="user_id", how="left")

@@ -51,22 +51,41 @@ ESTIMATE_SAMPLE = 8000
 
 
 def generate(users: int, days: int, seed: int = 1, end: dt.date | None = None,
-             batch_users: int = 5000) -> Iterator[tuple[str, pl.DataFrame]]:
+             batch_users: int = 5000, now: dt.datetime | None = None) -> Iterator[tuple[str, pl.DataFrame]]:
     """Yields (table_name, frame) batches; table_name in users/events/transactions/subscriptions;
     each frame has exactly pulse.schema.SCHEMAS[table_name] columns and dtypes.
 
-    Data covers [end - days + 1, end] in UTC (end defaults to today, UTC). Each chunk of
-    `batch_users` users yields its users, subscriptions and transactions, then its events
-    in slices of at most EVENT_SLICE rows. The same arguments give the same frames.
+    Data covers [end - days + 1, end] in UTC (end defaults to today, UTC), and nothing
+    after `now` (default: this moment), so a demo generated today ends now, its last day
+    partial as real data is: rows after it are not made, and a subscription that would end
+    later is still running. Each chunk of `batch_users` users yields its users,
+    subscriptions and transactions, then its events in slices of at most EVENT_SLICE rows.
+    The same arguments give the same frames.
     """
     if users < 0 or days < 1 or batch_users < 1:
         raise ValueError("demo data needs users >= 0, days >= 1 and batch_users >= 1")
-    window = Window.of(seed, days, end or dt.datetime.now(dt.UTC).date())
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    window = Window.of(seed, days, end or now.date())
     counters = Counters()
     for chunk, first in enumerate(range(0, users, batch_users)):
         rng = np.random.default_rng([seed, chunk])
         people = draw_users(rng, first, min(batch_users, users - first), users, window.signup_cdf)
-        yield from chunk_tables(rng, people, window, counters)
+        for table, frame in chunk_tables(rng, people, window, counters):
+            yield table, _until(table, frame, now)
+
+
+# The column that dates a row of each table; a row dated after `now` has not happened yet.
+_WHEN = {"users": "signup_at", "events": "ts", "transactions": "ts", "subscriptions": "started_at"}
+
+
+def _until(table: str, frame: pl.DataFrame, now: dt.datetime) -> pl.DataFrame:
+    """The rows of `frame` that have happened by `now`; a period ending later is still running."""
+    frame = frame.filter(pl.col(_WHEN[table]) <= now)
+    if table == "subscriptions":
+        later = pl.col("ended_at") > now
+        frame = frame.with_columns(pl.when(later).then(None).otherwise(pl.col(c)).alias(c)
+                                   for c in ("ended_at", "cancel_reason"))
+    return frame
 
 
 def estimate_events(users: int, days: int) -> int:
