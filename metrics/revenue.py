@@ -87,11 +87,13 @@ def revenue_summary(store, q: Query) -> pl.DataFrame:
 
 @metric(
     "refunds_and_failures",
-    ["period", "refunds", "refunded_amount", "failed_payments", "failed_amount", "failed_rate"],
+    ["period", "refund_count", "refunded_amount", "failed_payments", "failed_amount", "failed_rate"],
     area="revenue",
 )
 def refunds_and_failures(store, q: Query) -> pl.DataFrame:
     """Refunds paid back and payments that failed per period: how many, how much, and the failure rate.
+
+    refund_count is a count (METRICS.md's `refunds` is the refunded amount, as in `revenue`).
 
     failed_rate = failed / (failed + succeeded orders), as in `revenue`. Reporting currency only.
     """
@@ -109,7 +111,7 @@ def refunds_and_failures(store, q: Query) -> pl.DataFrame:
             WHERE t.day BETWEEN $start AND $end AND {scope}
             GROUP BY ALL
         )
-        SELECT c.period, coalesce(refund_count, 0) AS refunds, {money('coalesce(refunded, 0)')} AS refunded_amount,
+        SELECT c.period, coalesce(refund_count, 0) AS refund_count, {money('coalesce(refunded, 0)')} AS refunded_amount,
                coalesce(failed, 0) AS failed_payments, {money('coalesce(failed_amount, 0)')} AS failed_amount,
                {rate('failed', 'failed + orders')} AS failed_rate
         FROM {calendar_sql()} c LEFT JOIN sums USING (period)
@@ -117,7 +119,7 @@ def refunds_and_failures(store, q: Query) -> pl.DataFrame:
         """,
         {**params, "start": q.range_start, "end": q.range_end, "periods": q.periods()},
     )
-    return out.cast({"refunds": pl.Int64, "failed_payments": pl.Int64})
+    return out.cast({"refund_count": pl.Int64, "failed_payments": pl.Int64})
 
 
 BREAKDOWN_VALUES = {

@@ -159,7 +159,7 @@ def test_activity_page_breakdown_by_country(page):
 
 def test_clicking_a_lifecycle_bar_lists_its_users(page):
     at = page
-    click(at, "lifecycle_chart", "status_pick", {"period": epoch_ms("2024-01-09"), "status": "new"})
+    click(at, "lifecycle_chart", "status_pick", {"period": epoch_ms("2024-01-09"), "series": "new"})
     assert any(m.value.startswith("**New users on 2024-01-09**") for m in at.markdown)
     people = table_with(at, "email", "last_seen")
     assert people["user_id"].tolist() == ["u2"] and people["email"].tolist() == ["u2@example.com"]

@@ -346,7 +346,7 @@ def test_refunds_and_failures_by_month(store):
          (d("2024-02-01"), 1, Decimal("30"), 0, Decimal("0"), 0.0),    # the euro refund is not counted
          (d("2024-03-01"), 0, Decimal("0"), 0, Decimal("0"), 0.0),
          (d("2024-04-01"), 0, Decimal("0"), 0, Decimal("0"), None)],
-        schema={"period": pl.Date, "refunds": pl.Int64, "refunded_amount": MONEY, "failed_payments": pl.Int64,
+        schema={"period": pl.Date, "refund_count": pl.Int64, "refunded_amount": MONEY, "failed_payments": pl.Int64,
                 "failed_amount": MONEY, "failed_rate": pl.Float64},
         orient="row",
     )

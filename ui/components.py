@@ -1,15 +1,17 @@
-"""What pages draw with: KPI cards, labelled tables with CSV download, charts, captions.
+"""What pages draw with: KPI cards, labelled tables with CSV download, captions, charts
+(specs from ui.charts), the people behind a clicked number, a pager.
 
-Pages stay short descriptions of the UI; the formatting rules (money with its currency,
-rates as percentages, human column labels) live here once.
+Pages stay short descriptions of the UI; how values read lives in ui.format, how charts
+look in ui.charts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal
+from datetime import date, datetime, timezone
+from typing import Any
 
 import altair as alt
 import polars as pl
@@ -20,57 +22,7 @@ from pulse.export import to_csv
 from pulse.query import Query, QueryError
 from pulse.store import StoreError
 from ui import cache
-
-SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹"}
-
-LABELS = {
-    "period": "Period", "date": "Date", "dau": "DAU", "wau": "WAU", "mau": "MAU", "arr": "ARR", "mrr": "MRR",
-    "arpu": "ARPU", "ltv": "LTV", "nrr": "NRR", "grr": "GRR", "user_id": "User", "os": "OS",
-    "avg_duration_s": "Avg. duration (s)", "median_duration_s": "Median duration (s)",
-    "kpi": "Figure", "value": "Value", "previous": "Previous range", "change": "Change", "ts": "Time (UTC)",
-}
-
-
-ABBREVIATIONS = {"mrr": "MRR", "arr": "ARR", "arpu": "ARPU", "ltv": "LTV", "nrr": "NRR", "grr": "GRR", "api": "API", "id": "ID"}
-
-
-def label(column: str) -> str:
-    """A column's human name: known names, else its words capitalised, abbreviations upper-cased."""
-    if column in LABELS:
-        return LABELS[column]
-    words = [ABBREVIATIONS.get(word, word) for word in column.split("_")]
-    text = " ".join(words)
-    return text[0].upper() + text[1:] if text else text
-
-
-def currency() -> str:
-    return cache.store().currency
-
-
-def money(value: float | Decimal | None, code: str | None = None) -> str:
-    if value is None:
-        return "–"
-    code = code or currency()
-    text = f"{abs(float(value)):,.2f}"
-    sign = "-" if float(value) < 0 else ""
-    return f"{sign}{SYMBOLS[code]}{text}" if code in SYMBOLS else f"{sign}{text} {code}"
-
-
-def pct(value: float | None, digits: int = 1) -> str:
-    return "–" if value is None else f"{value * 100:.{digits}f}%"
-
-
-def number(value: float | int | Decimal | None) -> str:
-    if value is None:
-        return "–"
-    return f"{int(value):,}" if float(value) == int(value) else f"{float(value):,.1f}"
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+from ui import format as fmt
 
 
 @dataclass(frozen=True)
@@ -91,8 +43,53 @@ def cards(items: Sequence[Card], per_row: int = 4) -> None:
             column.metric(card.label, card.value, delta=delta, help=card.help, delta_color=colour, border=True)
 
 
+FORMATS = {"money": fmt.money, "percent": fmt.pct, "durations": fmt.duration, "decimals": fmt.decimal}
+
+
+def _figure(name: str, value: Any, kinds: dict[str, Collection[str]]) -> str:
+    """A named figure as text: in the format of the kind that lists it, else as a count."""
+    show = next((FORMATS[kind] for kind, names in kinds.items() if name in names), fmt.number)
+    return show(value)
+
+
+def figure_cards(
+    row: dict[str, Any],
+    labels: dict[str, str],
+    money: Collection[str] = (),
+    percent: Collection[str] = (),
+    durations: Collection[str] = (),
+    inverse: Collection[str] = (),
+    help: dict[str, str] | None = None,
+) -> None:
+    """One card per labelled figure of a row (a metric's single row), in the labels' order."""
+    kinds = {"money": money, "percent": percent, "durations": durations}
+    cards([
+        Card(text, _figure(name, row[name], kinds), help=(help or {}).get(name), inverse=name in inverse)
+        for name, text in labels.items()
+    ])
+
+
+def kpi_cards(
+    kpis: pl.DataFrame,
+    labels: dict[str, str],
+    money: Collection[str] = (),
+    percent: Collection[str] = (),
+    durations: Collection[str] = (),
+    decimals: Collection[str] = (),
+    inverse: Collection[str] = (),
+) -> None:
+    """One card per row of a (kpi, value, previous, change) frame: the figure, its change
+    against the previous range, and the previous figure on hover."""
+    kinds = {"money": money, "percent": percent, "durations": durations, "decimals": decimals}
+    cards([
+        Card(labels[row["kpi"]], _figure(row["kpi"], row["value"], kinds), row["change"],
+             help=f"Previous range: {_figure(row['kpi'], row['previous'], kinds)}", inverse=row["kpi"] in inverse)
+        for row in kpis.iter_rows(named=True)
+    ])
+
+
 def _money_format() -> str:
-    code = currency()
+    code = fmt.currency()
     return {"USD": "dollar", "EUR": "euro"}.get(code, f"%.2f {code}")
 
 
@@ -113,29 +110,36 @@ def table(
     config = {}
     for column, dtype in frame.schema.items():
         if column in money_columns:
-            config[column] = st.column_config.NumberColumn(label(column), format=_money_format())
+            config[column] = st.column_config.NumberColumn(fmt.label(column), format=_money_format())
         elif column in percent_columns:
-            config[column] = st.column_config.NumberColumn(label(column), format="percent")
+            config[column] = st.column_config.NumberColumn(fmt.label(column), format="percent")
         elif dtype.is_integer():
-            config[column] = st.column_config.NumberColumn(label(column), format="localized")
+            config[column] = st.column_config.NumberColumn(fmt.label(column), format="localized")
         elif dtype == pl.Date:
-            config[column] = st.column_config.DateColumn(label(column), format="YYYY-MM-DD")
+            config[column] = st.column_config.DateColumn(fmt.label(column), format="YYYY-MM-DD")
         else:
-            config[column] = st.column_config.Column(label(column))
-    shown = frame.with_columns([pl.col(c).cast(pl.Float64) for c, t in frame.schema.items() if isinstance(t, pl.Decimal)])
+            config[column] = st.column_config.Column(fmt.label(column))
     extra = {"on_select": "rerun", "selection_mode": "multi-row"} if selectable else {}
-    event = st.dataframe(shown, column_config=config, hide_index=True, width="stretch",
+    event = st.dataframe(fmt.plain(frame), column_config=config, hide_index=True, width="stretch",
                          height=height or "auto", key=key, **extra)
     download(frame, name, q, key=f"dl-{key or name}")
     return event
 
 
-def download(frame: pl.DataFrame, name: str, q: Query | None = None, key: str | None = None) -> None:
+def _download_button(label: str, data: bytes | str | Callable[[], bytes | str], name: str, q: Query | None,
+                     key: str) -> None:
     suffix = f"_{q.start}_{q.end}" if q is not None else ""
-    st.download_button(
-        "Download CSV", to_csv(frame), file_name=f"{name}{suffix}.csv", mime="text/csv",
-        key=key or f"dl-{name}", icon=":material/download:",
-    )
+    st.download_button(label, data, file_name=f"{name}{suffix}.csv", mime="text/csv", key=key, icon=":material/download:")
+
+
+def download(frame: pl.DataFrame, name: str, q: Query | None = None, key: str | None = None) -> None:
+    _download_button("Download CSV", to_csv(frame), name, q, key or f"dl-{name}")
+
+
+def download_every_row(metric: str, q: Query, name: str, label: str, key: str) -> None:
+    """The CSV of the metric's every row for `q`, as `pulse export` writes it. Computed on
+    click rather than on every rerun, and not cached: it can be every row of the range."""
+    _download_button(label, lambda: to_csv(registry.run(metric, cache.store(), q)), name, q, key)
 
 
 def caption(metric_name: str, note: str | None = None) -> None:
@@ -161,43 +165,54 @@ def empty(frame: pl.DataFrame, what: str) -> bool:
     return False
 
 
-def _axis_format(money_axis: bool) -> str:
-    return "$,.0f" if money_axis and currency() == "USD" else ",.0f" if money_axis else ",~r"
-
-
-def time_chart(
-    frame: pl.DataFrame,
-    x: str,
-    series: dict[str, str],
-    kind: str = "line",
-    y_title: str = "",
-    money_axis: bool = False,
-    stacked: bool = False,
-    selection: alt.Parameter | None = None,
-    height: int = 280,
-) -> alt.Chart:
-    """Several columns of a frame over time, one colour each, with a legend of their labels."""
-    long = frame.unpivot(index=x, on=list(series), variable_name="series", value_name="value").with_columns(
-        pl.col("series").replace_strict(series), pl.col("value").cast(pl.Float64)
-    )
-    base = alt.Chart(long)
-    mark = base.mark_line(point=True) if kind == "line" else base.mark_bar()
-    y = alt.Y("value:Q", title=y_title, stack=True if stacked else None, axis=alt.Axis(format=_axis_format(money_axis)))
-    chart = mark.encode(
-        x=alt.X(f"{x}:T", title=None, axis=alt.Axis(format="%b %d")),
-        y=y,
-        color=alt.Color("series:N", title=None, sort=list(series.values()), legend=alt.Legend(orient="top")),
-        tooltip=[alt.Tooltip(f"{x}:T", title=label(x)), alt.Tooltip("series:N", title=""),
-                 alt.Tooltip("value:Q", title=y_title or "Value", format=",.2f" if money_axis else ",")],
-    ).properties(height=height)
-    if selection is not None:
-        chart = chart.add_params(selection)
-    return chart
-
-
 def chart(spec: alt.Chart | alt.LayerChart, key: str | None = None, selectable: bool = False):
     """Draw an Altair chart full width; with `selectable`, return the user's selection."""
     if selectable:
         return st.altair_chart(spec, width="stretch", on_select="rerun", key=key)
     st.altair_chart(spec, width="stretch", key=key)
     return None
+
+
+def chart_with_table(spec: alt.Chart | alt.LayerChart, frame: pl.DataFrame, name: str, q: Query, nothing: str,
+                     folded: str | None = None, key: str | None = None, **columns: Sequence[str]) -> None:
+    """A metric's chart with its table below (folded away under the label `folded`, when
+    given), or one line saying there is no `nothing` in this range."""
+    if empty(frame, nothing):
+        return
+    chart(spec)
+    with st.expander(folded) if folded else st.container():
+        table(frame, name, q, key=key, **columns)
+
+
+def picked(event, name: str) -> dict | None:
+    """The point the user clicked in a chart drawn with pick=name (the first, if several), or None."""
+    points = event.selection.get(name) if event is not None else None
+    return dict(points[0]) if points else None
+
+
+def as_date(value) -> date:
+    """A date from a chart selection: Vega-Lite hands temporal values back as epoch milliseconds."""
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value / 1000, tz=timezone.utc).date()
+    return date.fromisoformat(str(value)[:10])
+
+
+def users_behind(title: str, q: Query, period: date, kind: str, key: str) -> None:
+    """The people behind a clicked number, with their CSV: the hand-off for emailing them."""
+    people = cache.metric("active_user_list", q, period=period, kind=kind)
+    st.markdown(f"**{title}** · {people.height:,} users")
+    table(people, "active_user_list", q, key=key)
+
+
+def pager(key: str, more: bool, note: str, back: str = "Previous page", forward: str = "Next page") -> None:
+    """Back and forward buttons under a paged table; the page number (from 0) lives in
+    st.session_state[key], where the page reads it before fetching its rows."""
+    page = st.session_state.get(key, 0)
+    left, middle, right = st.columns([1, 2, 1])
+    if left.button(back, disabled=page == 0, icon=":material/chevron_left:", key=f"{key}-back"):
+        st.session_state[key] = page - 1
+        st.rerun()
+    middle.caption(note)
+    if right.button(forward, disabled=not more, icon=":material/chevron_right:", key=f"{key}-forward"):
+        st.session_state[key] = page + 1
+        st.rerun()
