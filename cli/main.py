@@ -159,7 +159,7 @@ def metrics() -> None:
     for m in all_metrics():
         out.print(f"[bold]{m.name}[/]  ({m.area})  {m.summary}", soft_wrap=True)
         out.print(f"  columns: {', '.join(m.columns)}", soft_wrap=True)
-        options = [f"{o.name} ({o.describe()}{'' if o.default is None else f', default {o.show(o.default)}'})" for o in m.options]
+        options = [f"{o.name} ({o.describe()}, {o.default_text()})" for o in m.options]
         out.print(f"  options: {'; '.join(options + ['country', 'device_type', 'plan'])}", soft_wrap=True)
 
 

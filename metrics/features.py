@@ -12,7 +12,6 @@ from metrics.registry import Option, metric
 from pulse.measures import rate
 from pulse.periods import calendar_sql, trunc_sql
 from pulse.query import Query
-from pulse.settings import Settings
 
 UNCATEGORIZED = "Uncategorized"
 # A trend is a change of more than this fraction against the previous range.
@@ -127,7 +126,8 @@ def unused_features(store, q: Query) -> pl.DataFrame:
 @metric(
     "api_usage",
     ["user_id", "email", "plan", "api_calls", "limit", "share"],
-    options=(Option("limits", "limits", Settings.api_limits, "monthly API calls allowed per plan, e.g. free=1000,pro=50000"),),
+    options=(Option("limits", "limits", None, "monthly API calls allowed per plan, e.g. free=1000,pro=50000",
+                    setting="api_limits"),),
     area="activity",
 )
 def api_usage(store, q: Query) -> pl.DataFrame:

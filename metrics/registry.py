@@ -28,7 +28,9 @@ class Option:
     kind is int, bool, choice, list, date, str, amount (a decimal) or limits (plan=calls
     pairs). A list with choices accepts only those items. `required` is the sentence shown
     when the option is missing; `invalid`, when given, the sentence for a wrong value
-    ({value} is the offending value or item, {choices} the choices).
+    ({value} is the offending value or item, {choices} the choices). `setting` names the
+    store setting that gives the default (session_timeout, api_limits), so a page, an
+    export and a schedule all count with the same value.
     """
 
     name: str
@@ -39,6 +41,7 @@ class Option:
     minimum: int | None = None
     required: str | None = None
     invalid: str | None = None
+    setting: str | None = None
 
     def parse(self, raw: Any, metric: str) -> Any:
         if not isinstance(raw, str):
@@ -98,6 +101,14 @@ class Option:
         return {"bool": "true or false", "list": "a comma-separated list", "date": "a date YYYY-MM-DD",
                 "amount": "an amount such as 9.99", "limits": "plan=calls pairs, comma-separated"}.get(self.kind, "text")
 
+    def default_text(self) -> str:
+        """What the option is when it is not given, for `pulse metrics` and docs/metrics.md."""
+        if self.setting:
+            return f"default the {self.setting} setting"
+        if self.default is not None:
+            return f"default {self.show(self.default)}"
+        return "required" if self.required else "no default"
+
     def show(self, value: Any) -> str:
         """A value as the user would type it (for `pulse metrics` and the pages)."""
         if self.kind == "limits":
@@ -127,7 +138,9 @@ class Metric:
                 return option
         raise KeyError(f"{self.name} has no option {name!r}")
 
-    def typed(self, q: Query) -> Query:
+    def typed(self, q: Query, store: Any = None) -> Query:
+        """q with this metric's options parsed, checked and defaulted (from `store`'s settings
+        where an option says so)."""
         declared = {o.name: o for o in self.options}
         given = dict(q.options)
         unknown = sorted(set(given) - set(declared))
@@ -135,6 +148,9 @@ class Metric:
             known = ", ".join(sorted(list(declared) + list(FILTERS))) or "none"
             raise QueryError(f"Unknown option {unknown[0]!r} for {self.name}; its options are: {known}.")
         values = {name: opt.parse(given[name], self.name) if name in given else opt.default for name, opt in declared.items()}
+        for name, opt in declared.items():
+            if opt.setting and values[name] is None and store is not None:
+                values[name] = getattr(store, opt.setting)
         for name, opt in declared.items():
             if opt.required and values[name] in (None, "", ()):
                 raise QueryError(opt.required)
@@ -152,7 +168,7 @@ def metric(name: str, columns: list[str] | tuple[str, ...], options: tuple[Optio
 
         @functools.wraps(func)
         def wrapper(store: Any, q: Query) -> pl.DataFrame:
-            out = func(store, entry.typed(q))
+            out = func(store, entry.typed(q, store))
             if tuple(out.columns) != entry.columns:
                 raise AssertionError(f"{name} returned columns {out.columns}, declared {list(entry.columns)}")
             return out

@@ -21,7 +21,8 @@ from pulse.periods import fill_periods, local_midnight_utc, trunc_sql
 from pulse.query import Query
 
 SESSION_TIMEOUT = Option(
-    "session_timeout_minutes", "int", 30, "minutes of inactivity after which the next event starts a new session", minimum=1
+    "session_timeout_minutes", "int", None, "minutes of inactivity after which the next event starts a new session",
+    minimum=1, setting="session_timeout",
 )
 
 # (label, upper bound in seconds, exclusive) in METRICS.md's order; each bucket starts where

@@ -26,10 +26,8 @@ st.caption(f"{q.start} – {q.end}, compared with the {q.days} days before. How 
            "how, for how long, and where they go.")
 
 with ui.shows_errors():
-    # The store's sessions table was cut with this timeout: the session metrics read it as is.
-    session = {"session_timeout_minutes": cache.info().session_timeout}
 
-    kpis = cache.metric("activity_kpis", q, **session)
+    kpis = cache.metric("activity_kpis", q)
     ui.kpi_cards(kpis, KPI_LABELS, percent=("bounce_rate",), durations=("avg_duration_s",), decimals=("engagement_score",),
                  inverse=("bounce_rate",))
     ui.caption("activity_kpis")
@@ -78,13 +76,13 @@ with ui.shows_errors():
         ui.table(lifecycle, "lifecycle", q)
 
     st.header("Sessions")
-    sessions = cache.metric("sessions", q, **session)
+    sessions = cache.metric("sessions", q)
     ui.chart(charts.time(sessions, "period", {"sessions": f"Sessions per {per}"}, kind="bar"))
-    ui.caption("sessions", f"A session ends after {session['session_timeout_minutes']} minutes without an event.")
+    ui.caption("sessions", f"A session ends after {cache.settings().session_timeout} minutes without an event.")
     lengths_col, hours_col = st.columns(2)
     with lengths_col:
         st.subheader("How long sessions last")
-        lengths = cache.metric("session_length_distribution", q, **session)
+        lengths = cache.metric("session_length_distribution", q)
         ui.chart(charts.session_lengths(lengths))
         ui.caption("session_length_distribution")
     with hours_col:
@@ -101,7 +99,7 @@ with ui.shows_errors():
     dimension_option = registry.get("breakdown").option("dimension")
     dimension = st.segmented_control("Break down by", dimension_option.choices, default=dimension_option.default,
                                      format_func=DIMENSION_LABELS.get, key="activity_breakdown") or dimension_option.default
-    breakdown = cache.metric("breakdown", q, dimension=dimension, **session)
+    breakdown = cache.metric("breakdown", q, dimension=dimension)
     if not ui.empty(breakdown, "activity"):
         ui.chart(charts.bars(breakdown, "users", "value", "Users", DIMENSION_LABELS[dimension]))
         ui.caption("breakdown")
@@ -133,11 +131,11 @@ with ui.shows_errors():
     paths_col, pages_col = st.columns(2)
     with paths_col:
         st.subheader("Top paths")
-        ui.table(cache.metric("paths", q, **session), "paths", q)
+        ui.table(cache.metric("paths", q), "paths", q)
         ui.caption("paths")
     with pages_col:
         st.subheader("Entry and exit pages")
-        ui.table(cache.metric("entry_exit", q, **session), "entry_exit", q, percent_columns=("bounce_rate",))
+        ui.table(cache.metric("entry_exit", q), "entry_exit", q, percent_columns=("bounce_rate",))
         ui.caption("entry_exit")
 
     st.subheader("Funnel")
@@ -159,7 +157,7 @@ with ui.shows_errors():
 
     st.header("API usage against plan limits")
     limits = cache.settings().api_limits
-    api = cache.metric("api_usage", q, limits=limits)
+    api = cache.metric("api_usage", q)
     if not ui.empty(api, "accounts at 80 % or more of their plan's monthly API calls"):
         ui.table(api, "api_usage", q, percent_columns=("share",))
     ui.caption("api_usage", f"Limits per plan: {', '.join(f'{plan} {limit:,}' for plan, limit in limits)}.")

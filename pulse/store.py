@@ -132,17 +132,20 @@ def _fsync_dir(path: Path) -> None:
 class Store:
     """A handle on the store file; cheap to create, safe to share between threads."""
 
-    def __init__(self, path: Path | str, timezone: str = "UTC", currency: str = "USD", session_timeout: int = 30):
+    def __init__(self, path: Path | str, timezone: str = "UTC", currency: str = "USD", session_timeout: int = 30,
+                 api_limits: tuple[tuple[str, int], ...] = Settings.api_limits):
         self.path = Path(path).resolve()
+        # The settings that say how to read the store; metrics take their defaults from them.
         self.timezone = timezone
         self.currency = currency
         self.session_timeout = session_timeout
+        self.api_limits = api_limits
         self._reader: tuple[str, duckdb.DuckDBPyConnection] | None = None
         self._reader_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
-        return cls(settings.store, settings.timezone, settings.currency, settings.session_timeout)
+        return cls(settings.store, settings.timezone, settings.currency, settings.session_timeout, settings.api_limits)
 
     # -- reading ---------------------------------------------------------------------------
 

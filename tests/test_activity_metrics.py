@@ -405,11 +405,19 @@ def test_sessions_per_day(module_store):
 
 
 def test_sessions_cut_from_raw_events_when_the_store_used_another_timeout(module_store):
-    # The store's sessions table was cut at 45 minutes (A and B would be one session); the
-    # default 30 minutes is cut from the raw events and must agree with a 30-minute store.
+    # The store's sessions table was cut at 45 minutes (A and B would be one session); asked
+    # for 30 minutes, sessions are cut from the raw events and must agree with a 30-minute store.
+    store = module_store("sessions45", users=SESSION_USERS, events=SESSION_EVENTS, session_timeout=45)
+    out = registry.run("sessions", store, q("2024-01-01", "2024-01-04", session_timeout_minutes=30))
+    assert_frame_equal(out, frame(SESSIONS, DEFAULT_SESSIONS))
+
+
+def test_the_default_timeout_is_the_stores_setting(module_store):
+    # Built at 45 minutes, the default is 45: A and B are one session, 10:00-11:01 (3660 s);
+    # with C (1200 s) the mean and median are 2430; no other gap lies between 30 and 45 minutes.
     store = module_store("sessions45", users=SESSION_USERS, events=SESSION_EVENTS, session_timeout=45)
     out = registry.run("sessions", store, q("2024-01-01", "2024-01-04"))
-    assert_frame_equal(out, frame(SESSIONS, DEFAULT_SESSIONS))
+    assert_frame_equal(out, frame(SESSIONS, [("2024-01-01", 2, 2, 1.0, 2430.0, 2430.0, 0.0), *DEFAULT_SESSIONS[1:]]))
 
 
 @pytest.mark.parametrize("timeout,first_day", [

@@ -82,7 +82,7 @@ def test_metrics_lists_every_metric_with_columns(env):
     assert result.exit_code == 0
     assert "active_users  (activity)  Distinct users with at least one event, per period." in result.stdout
     assert "  columns: kpi, value, previous, change" in result.stdout
-    assert "  options: event_type (one of page_view|feature_use|api_call|login|logout|error|custom); country; device_type; plan\n" \
+    assert "  options: event_type (one of page_view|feature_use|api_call|login|logout|error|custom, no default); country; device_type; plan\n" \
         in result.stdout
 
 

@@ -62,11 +62,7 @@ def sections(text: str) -> list[tuple[str, list[str]]]:
 
 def option_facts(option: Option) -> str:
     """What the doc must say in parentheses after an option's name: its values and default."""
-    if option.default is not None:
-        default = f"default {option.show(option.default)}"
-    else:
-        default = "required" if option.required else "no default"
-    return f"{option.describe()}, {default}"
+    return f"{option.describe()}, {option.default_text()}"
 
 
 def section_problems(metric: Metric, lines: list[str]) -> list[str]:

@@ -66,6 +66,13 @@ def test_a_bad_link_is_a_warning_not_an_error(app):
     assert [t.value for t in at.title] == ["Overview"]
 
 
+def test_an_unknown_device_in_a_link_is_a_warning(app):
+    at = app(device_type="fridge")
+    assert [w.value for w in at.sidebar.warning] == [
+        "Unknown device_type 'fridge'; use one of: desktop, mobile, tablet, other. Showing every device."]
+    assert [t.value for t in at.title] == ["Overview"]
+
+
 def test_without_a_store_the_app_says_how_to_get_data(app):
     at = app(store=False)
     assert [t.value for t in at.title] == ["Welcome to Pulse"]

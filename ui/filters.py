@@ -65,7 +65,14 @@ def _from_url(anchor: date) -> tuple[str, date, date, str, dict[str, str], list[
     if interval not in INTERVALS:
         notes.append(f"The link's interval {interval!r} is unknown; showing days.")
         interval = "day"
-    filters = {name: params[name] for name in FILTER_PARAMS if params.get(name)}
+    filters = {}
+    for name, label in FILTER_PARAMS.items():
+        if params.get(name):
+            try:
+                make_query(start, end, interval, {name: params[name]})
+                filters[name] = params[name]
+            except QueryError as exc:
+                notes.append(f"{exc} Showing every {label.lower()}.")
     return preset, start, end, interval, filters, notes
 
 
