@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pulse.settings import SettingsError
-from ui import cache
+from ui import cache, url
 from ui.filters import filter_bar
 from ui.freshness import freshness, no_data
 
@@ -41,6 +41,7 @@ st.logo("assets/logo.svg", size="large")
 if not cache.store().exists():
     no_data()
     st.stop()
+url.restore(router.url_path)
 filter_bar()
 freshness()
 router.run()

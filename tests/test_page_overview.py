@@ -73,6 +73,17 @@ def test_an_unknown_device_in_a_link_is_a_warning(app):
     assert [t.value for t in at.title] == ["Overview"]
 
 
+def test_a_country_nobody_has_is_a_warning(app):
+    at = app(country="ZZ", range="custom", start="2024-01-08", end="2024-01-14")
+    assert [w.value for w in at.sidebar.warning] == ["The link's country 'ZZ' matches no one in the store; showing every country."]
+    assert at.metric[0].value == "2"
+
+
+def test_a_link_with_dates_alone_means_those_dates(app):
+    at = app(start="2024-01-08", end="2024-01-14")
+    assert at.caption[0].value.startswith("2024-01-08 – 2024-01-14")
+
+
 def test_without_a_store_the_app_says_how_to_get_data(app):
     at = app(store=False)
     assert [t.value for t in at.title] == ["Welcome to Pulse"]

@@ -12,8 +12,8 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from pulse.query import INTERVALS, Query, QueryError, make_query
-from ui import cache
+from pulse.query import INTERVALS, Query, QueryError, make_query, parse_date
+from ui import cache, url
 
 PRESETS = {
     "7d": "Last 7 days",
@@ -49,14 +49,19 @@ def preset_range(preset: str, anchor: date) -> tuple[date, date]:
 def _from_url(anchor: date) -> tuple[str, date, date, str, dict[str, str], list[str]]:
     """The view the URL asks for, with a note for each part of it that had to be dropped."""
     params, notes = st.query_params, []
-    preset = params.get("range", DEFAULT_PRESET)
+    # A link with its own dates means them, range=custom or not.
+    dated = "start" in params or "end" in params
+    preset = params.get("range", "custom" if dated else DEFAULT_PRESET)
     if preset not in PRESETS:
         notes.append(f"The link's range {preset!r} is unknown; showing {PRESETS[DEFAULT_PRESET].lower()}.")
         preset = DEFAULT_PRESET
     start, end = preset_range(DEFAULT_PRESET if preset == "custom" else preset, anchor)
-    if preset == "custom":
+    if preset == "custom" or (dated and "range" not in params):
+        preset = "custom"
         try:
-            custom = make_query(params.get("start", ""), params.get("end", ""))
+            last = params.get("end") or anchor.isoformat()
+            first = params.get("start") or (parse_date(last, "end date") - timedelta(days=29)).isoformat()
+            custom = make_query(first, last)
             start, end = custom.start, custom.end
         except QueryError as exc:
             notes.append(f"{exc} Showing {PRESETS[DEFAULT_PRESET].lower()}.")
@@ -82,6 +87,11 @@ def filter_bar() -> Query:
     anchor = anchor_day()
     preset, start, end, interval, filters, notes = _from_url(anchor)
     choices = cache.filter_choices()
+    for name, value in list(filters.items()):
+        if value not in choices.get(name, []):
+            notes.append(f"The link's {FILTER_PARAMS[name].lower()} {value!r} matches no one in the store; "
+                         f"showing every {FILTER_PARAMS[name].lower()}.")
+            del filters[name]
     with st.sidebar.form("filters", border=False):
         chosen_preset = st.selectbox(
             "Date range", list(PRESETS), index=list(PRESETS).index(preset), format_func=PRESETS.get
@@ -92,12 +102,14 @@ def filter_bar() -> Query:
         ) or interval
         chosen = {}
         for name, label in FILTER_PARAMS.items():
-            options = [_ALL] + sorted(set(choices.get(name, [])) | ({filters[name]} if name in filters else set()))
+            options = [_ALL] + sorted(choices.get(name, []))
             value = st.selectbox(label, options, index=options.index(filters.get(name, _ALL)))
             chosen[name] = "" if value == _ALL else value
         applied = st.form_submit_button("Apply", type="primary", width="stretch")
     if applied:
-        new = {"range": chosen_preset, "interval": chosen_interval}
+        # The page's own choices stay; the shared part of the view is replaced.
+        new = {k: v for k, v in st.query_params.to_dict().items() if k not in url.SHARED}
+        new.update({"range": chosen_preset, "interval": chosen_interval})
         picked = tuple(dates) if isinstance(dates, (tuple, list)) else (dates,)
         if chosen_preset == preset and len(picked) == 2 and picked != (start, end):
             new["range"] = "custom"  # the dates were edited by hand

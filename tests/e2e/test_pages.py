@@ -138,3 +138,32 @@ def test_the_filter_bar_lives_in_the_url(server, browser):
     assert page.get_by_text("is not a date").first.is_visible()
     assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
+
+
+def test_the_view_follows_the_sidebar_to_every_page(server, browser, store_path):
+    """Filters set on one page stay set on every page the sidebar opens, and in its URL."""
+    country = Store(store_path).scalar("SELECT country FROM people GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    page.goto(f"{server}/?range=90d&interval=week&country={country}")
+    settle(page)
+    for title in ("Activity", "Retention", "Purchases", "Revenue", "User lookup", "Overview"):
+        page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+        page.wait_for_timeout(500)
+        settle(page)
+        assert "range=90d" in page.url and "interval=week" in page.url and f"country={country}" in page.url, (title, page.url)
+        boxes = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]')
+        assert boxes.nth(0).locator("input").input_value() == "Last 90 days", title
+        assert boxes.nth(1).locator("input").input_value() == country, title
+        assert page.locator('[data-testid="stException"]').count() == 0, title
+    page.close()
+
+
+def test_hand_written_links_say_what_they_dropped(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/activity?start=2020-01-01&end=2020-01-31&country=ZZ&interval=fortnight")
+    settle(page)
+    assert page.get_by_text("2020-01-01 – 2020-01-31").first.is_visible()
+    assert page.get_by_text("The link's country 'ZZ' matches no one in the store").first.is_visible()
+    assert page.get_by_text("The link's interval 'fortnight' is unknown").first.is_visible()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
