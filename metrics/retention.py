@@ -207,8 +207,26 @@ def retention_curve(store, q: Query) -> pl.DataFrame:
     return _summed(_matrix(q, _cohort_counts(store, q), []), [])
 
 
+TOP = Option("top", "int", 0, "keep the N groups with the most members and merge the rest into \"Other\" (0: every group)",
+             minimum=0)
+OTHER = "Other"
+
+
+def _top_groups(counts: pl.DataFrame, top: int) -> pl.DataFrame:
+    """counts with every group but the `top` largest (members of the range's cohorts; ties by
+    name) merged into one group "Other". Groups are disjoint, so their counts add up exactly."""
+    sizes = counts.filter(pl.col("period_offset") == 0).group_by("value").agg(pl.col("retained").sum())
+    kept = sizes.sort(["retained", "value"], descending=[True, False]).head(top)["value"]
+    if sizes.height <= top:
+        return counts
+    return (
+        counts.with_columns(value=pl.when(pl.col("value").is_in(kept.implode())).then(pl.col("value")).otherwise(pl.lit(OTHER)))
+        .group_by("value", "cohort", "period_offset").agg(pl.col("retained").sum())
+    )
+
+
 @metric("retention_by", ["value", "period_offset", "cohort_size", "retained", "rate"],
-        options=(DIMENSION, *RETENTION_OPTIONS), area="retention")
+        options=(DIMENSION, TOP, *RETENTION_OPTIONS), area="retention")
 def retention_by(store, q: Query) -> pl.DataFrame:
     """The retention curve of each group of users, split by plan, country, first device or sign-in provider.
 
@@ -216,9 +234,12 @@ def retention_by(store, q: Query) -> pl.DataFrame:
     device of the user's first session (its first event that names one). Users without
     the attribute form the group "Unknown". Each group's curve is computed like
     retention_curve over its own members; a group appears when it has a member in a
-    cohort of the range.
+    cohort of the range. With top=N, the N groups with the most members stay and the rest
+    form one group "Other", so a chart has at most N + 1 lines.
     """
     counts = _cohort_counts(store, q, q.opt("dimension"))
+    if q.opt("top"):
+        counts = _top_groups(counts, q.opt("top"))
     return _summed(_matrix(q, counts, ["value"]), ["value"])
 
 

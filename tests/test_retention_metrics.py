@@ -253,6 +253,20 @@ def test_retention_by_plan_puts_users_without_one_in_unknown(make_store):
     ]))
 
 
+def test_retention_by_keeps_the_largest_groups_and_merges_the_rest(make_store):
+    store = make_store(users=PEOPLE, events=SPLIT)
+    out = registry.run("retention_by", store, q("2024-01-01", "2024-01-03", dimension="plan", top="1"))
+    # pro has 2 members and stays; Unknown (e, Jan 1) and free (c, Jan 2) add up to Other:
+    # offset 1: e not back on Jan 2, c not back on Jan 3 -> 0 of 2; offset 2: only e's cohort
+    # observes it (Jan 3) -> 0 of 1.
+    assert_frame_equal(out, frame(BY, [
+        ("Other", 0, 2, 2, 1.0), ("Other", 1, 2, 0, 0.0), ("Other", 2, 1, 0, 0.0),
+        ("pro", 0, 2, 2, 1.0), ("pro", 1, 2, 1, 0.5), ("pro", 2, 2, 1, 0.5),
+    ]))
+    every = registry.run("retention_by", store, q("2024-01-01", "2024-01-03", dimension="plan"))
+    assert_frame_equal(registry.run("retention_by", store, q("2024-01-01", "2024-01-03", dimension="plan", top="3")), every)
+
+
 def test_retention_by_device_takes_the_device_of_the_first_session(make_store):
     store = make_store(users=PEOPLE, events=SPLIT)
     out = registry.run("retention_by", store, q("2024-01-01", "2024-01-03", dimension="device_type", periods=2))
