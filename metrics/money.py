@@ -85,17 +85,14 @@ def history_months(store, months: list[date]) -> list[date]:
 def customer_mrr_sql(q: Query) -> tuple[str, Params]:
     """Per (user_id, month) of $months, the customer's MRR m(u, M) at the month's end, where it
     is above zero (periods without MRR, trials and free plans, are left out before the join).
-
-    Each customer's MRR is rounded to cents before anything is summed, so the MRR bridge
-    (start + movements = end) holds to the cent in what is exported.
+    Exact: money is rounded once, at output (see subscriptions.MOVEMENTS_ROUNDED).
     """
     users, params = user_scope(q, "s.user_id", devices=True)
     sql = f"""
-    SELECT s.user_id, e.month, round(sum(s.mrr), 2) AS mrr
+    SELECT s.user_id, e.month, sum(s.mrr) AS mrr
     FROM subscriptions s
     JOIN {month_ends_sql()} e ON {mrr_active_at('s', 'e.at')}
     WHERE s.mrr > 0 AND {users}
     GROUP BY s.user_id, e.month
-    HAVING round(sum(s.mrr), 2) > 0
     """
     return sql, params

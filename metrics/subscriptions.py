@@ -60,6 +60,29 @@ def movements_sql(store, q: Query) -> tuple[str, dict]:
     return sql, {**params, **month_end_params(store, history_months(store, months)), "range_months": months}
 
 
+# The bridge in cents, rounded once: each movement is the step between two rounded running
+# totals (start, + new, + reactivation, + expansion, - contraction, - churned = end), so the
+# start and end are the exact MRR rounded, every movement is within a cent of its exact
+# value, and start + movements = end holds to the cent in every export.
+_STEPS = ("new_mrr", "reactivation_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr")
+_SIGNS = {"new_mrr": "+", "reactivation_mrr": "+", "expansion_mrr": "+", "contraction_mrr": "-", "churned_mrr": "-"}
+
+
+def _bridge_in_cents() -> str:
+    totals, running = ["previous_mrr"], "previous_mrr"
+    for step in _STEPS:
+        running = f"{running} {_SIGNS[step]} {step}"
+        totals.append(running)
+    cents = [money(t) for t in totals]
+    moves = [f"{cents[i + 1]} - {cents[i]}" if _SIGNS[step] == "+" else f"{cents[i]} - {cents[i + 1]}"
+             for i, step in enumerate(_STEPS)]
+    return ", ".join([f"{cents[0]} AS start_mrr"] + [f"CAST({m} AS DECIMAL(18,2)) AS {step}" for m, step in zip(moves, _STEPS)]
+                     + [f"{money('mrr')} AS end_mrr"])
+
+
+MOVEMENTS_ROUNDED = _bridge_in_cents()
+
+
 @metric(
     "mrr",
     ["month", "mrr", "arr", "customers", "arpu", "new_mrr", "reactivation_mrr", "expansion_mrr",
@@ -70,19 +93,17 @@ def mrr(store, q: Query) -> pl.DataFrame:
     """Monthly recurring revenue at each month end, with ARR, paying customers, ARPU and the MRR movements that led to it.
 
     net_new_mrr = new + reactivation + expansion − contraction − churned, so the previous
-    month's mrr plus net_new_mrr is this month's mrr. Each customer's MRR is rounded to
-    cents before summing.
+    month's mrr plus net_new_mrr is this month's mrr. MRR is summed exactly and rounded
+    once; each movement is within a cent of its exact value and the bridge adds up to the cent.
     """
     sql, params = movements_sql(store, q)
     out = store.fetch(
         f"""
-        SELECT month, {money('mrr')} AS mrr, {money('12 * mrr')} AS arr, customers,
-               {money('mrr / NULLIF(customers, 0)')} AS arpu,
-               {money('new_mrr')} AS new_mrr, {money('reactivation_mrr')} AS reactivation_mrr,
-               {money('expansion_mrr')} AS expansion_mrr, {money('contraction_mrr')} AS contraction_mrr,
-               {money('churned_mrr')} AS churned_mrr,
-               {money('new_mrr + reactivation_mrr + expansion_mrr - contraction_mrr - churned_mrr')} AS net_new_mrr
-        FROM ({sql}) ORDER BY month
+        SELECT month, end_mrr AS mrr, {money('12 * exact_mrr')} AS arr, customers,
+               {money('exact_mrr / NULLIF(customers, 0)')} AS arpu,
+               new_mrr, reactivation_mrr, expansion_mrr, contraction_mrr, churned_mrr,
+               CAST(end_mrr - start_mrr AS DECIMAL(18,2)) AS net_new_mrr
+        FROM (SELECT month, customers, mrr AS exact_mrr, {MOVEMENTS_ROUNDED} FROM ({sql})) ORDER BY month
         """,
         params,
     )
@@ -102,11 +123,7 @@ def mrr_bridge(store, q: Query) -> pl.DataFrame:
     sql, params = movements_sql(store, q)
     out = store.fetch(
         f"""
-        SELECT month, {money('previous_mrr')} AS start_mrr, {money('new_mrr')} AS new_mrr,
-               {money('reactivation_mrr')} AS reactivation_mrr, {money('expansion_mrr')} AS expansion_mrr,
-               {money('contraction_mrr')} AS contraction_mrr, {money('churned_mrr')} AS churned_mrr,
-               {money('mrr')} AS end_mrr
-        FROM ({sql}) ORDER BY month
+        SELECT month, {MOVEMENTS_ROUNDED} FROM ({sql}) ORDER BY month
         """,
         params,
     )
@@ -134,7 +151,7 @@ def mrr_rates(store, q: Query) -> pl.DataFrame:
                {rate('churned_mrr + contraction_mrr - expansion_mrr', 'previous_mrr')} AS net_mrr_churn,
                {rate('previous_mrr + expansion_mrr - contraction_mrr - churned_mrr', 'previous_mrr')} AS nrr,
                {rate('previous_mrr - contraction_mrr - churned_mrr', 'previous_mrr')} AS grr,
-               {money(f'round(mrr / NULLIF(customers, 0), 2) / NULLIF({churn_rate}, 0)')} AS ltv
+               {money(f'mrr / NULLIF(customers, 0) / NULLIF({churn_rate}, 0)')} AS ltv
         FROM ({sql}) ORDER BY month
         """,
         params,

@@ -159,18 +159,24 @@ def test_month_ends_follow_the_reporting_timezone(make_store):
     assert_frame_equal(out, mrr_frame([("2024-01-01", "20", "240", 1, "20.00", "20", "0", "0", "0", "0", "20")]))
 
 
-def test_customer_mrr_is_rounded_to_cents_so_the_bridge_holds_exactly(make_store):
-    # 1000 a year is 83.3333 a month: each customer counts 83.33.
+def test_mrr_is_summed_exactly_and_rounded_once_and_the_bridge_holds_to_the_cent(make_store):
+    # 1000 a year is 83.3333 a month. January: 2 x 83.3333 = 166.6666 -> 166.67 (the Overview's
+    # figure too); ARR 12 x 166.6666 = 1999.9992 -> 2000.00; ARPU 83.3333 -> 83.33.
+    # February: u2 has gone; MRR 83.3333 -> 83.33. The movements are steps between rounded
+    # running totals: churned = round(166.6666) - round(83.3333) = 166.67 - 83.33 = 83.34,
+    # a cent from its exact 83.3333, so that 166.67 - 83.34 = 83.33 to the cent.
     store = make_store(subscriptions=[
         period("s1", "u1", "annual", "83.3333", "2024-01-05 00:00"),
         period("s2", "u2", "annual", "83.3333", "2024-01-06 00:00", "2024-02-06 00:00"),
     ])
     out = registry.run("mrr", store, q("2024-01-01", "2024-02-29", "month"))
     assert_frame_equal(out, mrr_frame([
-        ("2024-01-01", "166.66", "1999.92", 2, "83.33", "166.66", "0", "0", "0", "0", "166.66"),
-        ("2024-02-01", "83.33", "999.96", 1, "83.33", "0", "0", "0", "0", "83.33", "-83.33"),
+        ("2024-01-01", "166.67", "2000.00", 2, "83.33", "166.67", "0", "0", "0", "0", "166.67"),
+        ("2024-02-01", "83.33", "1000.00", 1, "83.33", "0", "0", "0", "0", "83.34", "-83.34"),
     ]))
     assert_bridge_holds(out, Decimal("0"))
+    overview = registry.run("kpis", store, q("2024-01-01", "2024-01-31"))
+    assert overview.filter(pl.col("kpi") == "mrr")["value"].item() == Decimal("166.67")
 
 
 def rates_frame(rows: list[tuple]) -> pl.DataFrame:
