@@ -153,11 +153,16 @@ def load_sql(url: str, table: str, source_table: str | None, query: str | None) 
 
 @main.command()
 def metrics() -> None:
-    """List every metric with its columns and options."""
+    """List every metric, page by page, with its columns and options."""
     from metrics.registry import all_metrics
 
+    area = None
     for m in all_metrics():
-        out.print(f"[bold]{m.name}[/]  ({m.area})  {m.summary}", soft_wrap=True)
+        if m.area != area:
+            area = m.area
+            out.print(f"\n[bold underline]{area.capitalize()} page[/]", soft_wrap=True)
+        internal = "  [dim](internal: feeds the page's controls)[/]" if m.internal else ""
+        out.print(f"[bold]{m.name}[/]  {m.summary}{internal}", soft_wrap=True)
         out.print(f"  columns: {', '.join(m.columns)}", soft_wrap=True)
         options = [f"{o.name} ({o.describe()}, {o.default_text()})" for o in m.options]
         out.print(f"  options: {'; '.join(options + ['country', 'device_type', 'plan'])}", soft_wrap=True)

@@ -121,7 +121,7 @@ def funnel(store, q: Query) -> pl.DataFrame:
     return out.cast({"step": pl.Int64, "name": pl.String, "users": pl.Int64})
 
 
-@metric("funnel_candidates", ["name", "events"], area="activity")
+@metric("funnel_candidates", ["name", "events"], area="activity", internal=True)
 def funnel_candidates(store, q: Query) -> pl.DataFrame:
     """The event names and page paths seen in the range, which a funnel can take as steps, most frequent first (the top 200)."""
     scope, params = event_scope(q, "e")

@@ -122,6 +122,10 @@ EVENT_TYPE = Option("event_type", "choice", None, "count only events of this typ
                     invalid="Unknown event_type {value!r}; use one of: {choices}.")
 
 
+# A metric's area is the page that draws it, in the order of the app's navigation.
+AREAS = ("overview", "activity", "retention", "purchases", "revenue", "user", "data")
+
+
 @dataclass(frozen=True)
 class Metric:
     name: str
@@ -130,6 +134,7 @@ class Metric:
     options: tuple[Option, ...]
     area: str
     summary: str
+    internal: bool = False  # feeds a page's controls (choices, search) rather than showing a figure
 
     def option(self, name: str) -> Option:
         """The declared option `name` (its default, choices and help, for a page's controls)."""
@@ -160,8 +165,11 @@ class Metric:
 REGISTRY: dict[str, Metric] = {}
 
 
-def metric(name: str, columns: list[str] | tuple[str, ...], options: tuple[Option, ...] = (), area: str = "") -> Callable:
+def metric(name: str, columns: list[str] | tuple[str, ...], options: tuple[Option, ...] = (), area: str = "",
+           internal: bool = False) -> Callable:
     """Register `func(store, q) -> DataFrame` under `name`; the wrapper types q's options."""
+    if area not in AREAS:
+        raise ValueError(f"metric {name!r} has area {area!r}, not one of {AREAS}")
 
     def register(func: Callable[..., pl.DataFrame]) -> Callable[..., pl.DataFrame]:
         summary = (func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else ""
@@ -173,7 +181,7 @@ def metric(name: str, columns: list[str] | tuple[str, ...], options: tuple[Optio
                 raise AssertionError(f"{name} returned columns {out.columns}, declared {list(entry.columns)}")
             return out
 
-        entry = Metric(name, wrapper, tuple(columns), tuple(options), area, summary)
+        entry = Metric(name, wrapper, tuple(columns), tuple(options), area, summary, internal)
         if name in REGISTRY:
             raise ValueError(f"metric {name!r} registered twice")
         REGISTRY[name] = entry
@@ -195,7 +203,7 @@ def get(name: str) -> Metric:
 
 
 def all_metrics() -> list[Metric]:
-    return sorted(REGISTRY.values(), key=lambda m: (m.area, m.name))
+    return sorted(REGISTRY.values(), key=lambda m: (AREAS.index(m.area), m.name))
 
 
 def run(name: str, store: Any, q: Query) -> pl.DataFrame:

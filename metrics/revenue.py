@@ -41,7 +41,7 @@ REVENUE_COLUMNS = f"""orders, buyers, {money('gross')} AS gross_revenue, {money(
     "revenue",
     ["period", "orders", "buyers", "gross_revenue", "refunds", "net_revenue", "avg_order_value",
      "failed_payments", "failed_rate"],
-    area="revenue",
+    area="purchases",
 )
 def revenue(store, q: Query) -> pl.DataFrame:
     """Orders, buyers, gross revenue, refunds, net revenue, average order value and failed payments per period.
@@ -68,7 +68,7 @@ def revenue(store, q: Query) -> pl.DataFrame:
 @metric(
     "revenue_summary",
     ["orders", "buyers", "gross_revenue", "refunds", "net_revenue", "avg_order_value", "failed_payments", "failed_rate"],
-    area="revenue",
+    area="purchases",
 )
 def revenue_summary(store, q: Query) -> pl.DataFrame:
     """The range's totals as in `revenue`: orders, buyers, gross and net revenue, refunds, average order value, failed payments.
@@ -88,7 +88,7 @@ def revenue_summary(store, q: Query) -> pl.DataFrame:
 @metric(
     "refunds_and_failures",
     ["period", "refund_count", "refunded_amount", "failed_payments", "failed_amount", "failed_rate"],
-    area="revenue",
+    area="purchases",
 )
 def refunds_and_failures(store, q: Query) -> pl.DataFrame:
     """Refunds paid back and payments that failed per period: how many, how much, and the failure rate.
@@ -135,7 +135,7 @@ BREAKDOWN_VALUES = {
     "revenue_breakdown",
     ["dimension", "value", "orders", "buyers", "gross_revenue", "share"],
     options=(Option("dimension", "choice", "category", "what to break revenue down by", BREAKDOWN_DIMENSIONS),),
-    area="revenue",
+    area="purchases",
 )
 def revenue_breakdown(store, q: Query) -> pl.DataFrame:
     """Orders, buyers and gross revenue in the range by one dimension, with each value's share of gross revenue.
@@ -165,7 +165,7 @@ def revenue_breakdown(store, q: Query) -> pl.DataFrame:
     return out.cast({"orders": pl.Int64, "buyers": pl.Int64})
 
 
-@metric("purchase_cohorts", ["cohort", "period_offset", "cohort_size", "buyers", "revenue"], area="revenue")
+@metric("purchase_cohorts", ["cohort", "period_offset", "cohort_size", "buyers", "revenue"], area="purchases")
 def purchase_cohorts(store, q: Query) -> pl.DataFrame:
     """Buyers and net revenue in each month after a customer's first purchase, by the month of that first purchase.
 
@@ -220,7 +220,7 @@ CUSTOMER_SORTS = ("user_id", "orders", "total_spent", "last_purchase", "recency_
         Option("descending", "bool", False, "sort from the highest value down"),
         Option("limit", "int", 0, "keep only the first N buyers (0: all)", minimum=0),
     ),
-    area="revenue",
+    area="purchases",
 )
 def customer_value(store, q: Query) -> pl.DataFrame:
     """Per buyer, as of the end date: orders, net spend, first and last purchase, average order value, recency, frequency.
@@ -261,7 +261,7 @@ def customer_value(store, q: Query) -> pl.DataFrame:
     return out.cast({"orders": pl.Int64, "recency_days": pl.Int64, "frequency": pl.Float64})
 
 
-@metric("other_currencies", ["currency", "transactions", "amount"], area="revenue")
+@metric("other_currencies", ["currency", "transactions", "amount"], area="purchases")
 def other_currencies(store, q: Query) -> pl.DataFrame:
     """Succeeded orders and their net amount per currency other than the reporting one, in the range; never part of revenue.
 
@@ -288,7 +288,8 @@ FACETS = ("category", "provider", "payment_method", "plan", "currency")
     "transaction_facets",
     ["value", "transactions"],
     options=(Option("facet", "choice", "category", "the column whose values to list", FACETS),),
-    area="revenue",
+    area="purchases",
+    internal=True,
 )
 def transaction_facets(store, q: Query) -> pl.DataFrame:
     """The values one column of the transactions takes in the range, with how many rows have each (any status or currency).
@@ -329,7 +330,7 @@ TRANSACTION_SORTS = ("ts", "amount", "user_id", "kind", "status", "category", "p
         Option("limit", "int", 0, "rows per page (0: all)", minimum=0),
         Option("offset", "int", 0, "rows to skip (paging)", minimum=0),
     ),
-    area="revenue",
+    area="purchases",
 )
 def transactions_list(store, q: Query) -> pl.DataFrame:
     """Transactions in the range, in every currency and status, filtered, sorted and paged (the purchase explorer).

@@ -87,7 +87,7 @@ MOVEMENTS_ROUNDED = _bridge_in_cents()
     "mrr",
     ["month", "mrr", "arr", "customers", "arpu", "new_mrr", "reactivation_mrr", "expansion_mrr",
      "contraction_mrr", "churned_mrr", "net_new_mrr"],
-    area="subscriptions",
+    area="revenue",
 )
 def mrr(store, q: Query) -> pl.DataFrame:
     """Monthly recurring revenue at each month end, with ARR, paying customers, ARPU and the MRR movements that led to it.
@@ -113,7 +113,7 @@ def mrr(store, q: Query) -> pl.DataFrame:
 @metric(
     "mrr_bridge",
     ["month", "start_mrr", "new_mrr", "reactivation_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr", "end_mrr"],
-    area="subscriptions",
+    area="revenue",
 )
 def mrr_bridge(store, q: Query) -> pl.DataFrame:
     """Per month, MRR at the start (the previous month's end), each movement, and MRR at the end.
@@ -133,7 +133,7 @@ def mrr_bridge(store, q: Query) -> pl.DataFrame:
 @metric(
     "mrr_rates",
     ["month", "customer_churn_rate", "gross_mrr_churn", "net_mrr_churn", "nrr", "grr", "ltv"],
-    area="subscriptions",
+    area="revenue",
 )
 def mrr_rates(store, q: Query) -> pl.DataFrame:
     """Customer churn, gross and net MRR churn, net and gross revenue retention, and LTV, per month.
@@ -159,7 +159,7 @@ def mrr_rates(store, q: Query) -> pl.DataFrame:
     return out
 
 
-@metric("plan_mix", ["month", "plan", "customers", "mrr"], area="subscriptions")
+@metric("plan_mix", ["month", "plan", "customers", "mrr"], area="revenue")
 def plan_mix(store, q: Query) -> pl.DataFrame:
     """Paying customers and MRR by plan at each month end (paid periods only).
 
@@ -191,7 +191,7 @@ def plan_mix(store, q: Query) -> pl.DataFrame:
 STATUSES = ("trial", "active", "cancelled", "free")
 
 
-@metric("subscription_status", ["status", "subscriptions"], area="subscriptions")
+@metric("subscription_status", ["status", "subscriptions"], area="revenue")
 def subscription_status(store, q: Query) -> pl.DataFrame:
     """Subscriptions by status as of the end date: trial, active (paid), cancelled (ended, never resumed), free.
 
@@ -231,7 +231,7 @@ def subscription_status(store, q: Query) -> pl.DataFrame:
     "trial_conversion",
     ["cohort", "trials", "converted", "conversion_rate", "median_days_to_convert"],
     options=(Option("within_days", "int", 30, "days after a trial starts in which a paid period counts", minimum=0),),
-    area="subscriptions",
+    area="revenue",
 )
 def trial_conversion(store, q: Query) -> pl.DataFrame:
     """Trials started per month, how many converted to a paid period within N days, and the median days it took.
@@ -275,7 +275,7 @@ def trial_conversion(store, q: Query) -> pl.DataFrame:
     return out.cast({"trials": pl.Int64, "converted": pl.Int64})
 
 
-@metric("plan_transitions", ["from_plan", "to_plan", "customers"], area="subscriptions")
+@metric("plan_transitions", ["from_plan", "to_plan", "customers"], area="revenue")
 def plan_transitions(store, q: Query) -> pl.DataFrame:
     """Customers who moved from one plan to another, counted where the new period starts inside the range.
 

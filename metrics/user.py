@@ -37,6 +37,7 @@ def user_id(store, q: Query) -> str:
     options=(Option("text", "str", None, "part of a user's id, email or name",
                     required="Type part of a user's id, email or name to search: --option text=..."),),
     area="user",
+    internal=True,
 )
 def user_search(store, q: Query) -> pl.DataFrame:
     """Up to 20 users whose id, email or name contains the text, ignoring case.

@@ -80,7 +80,9 @@ def test_a_bad_setting_stops_the_command(env):
 def test_metrics_lists_every_metric_with_columns(env):
     result = run(env, "metrics")
     assert result.exit_code == 0
-    assert "active_users  (activity)  Distinct users with at least one event, per period." in result.stdout
+    assert "\nActivity page\n" in result.stdout
+    assert "active_users  Distinct users with at least one event, per period.\n" in result.stdout
+    assert "funnel_candidates  The event names and page paths seen in the range, which a funnel can take as steps, most frequent first (the top 200).  (internal: feeds the page's controls)\n" in result.stdout
     assert "  columns: kpi, value, previous, change" in result.stdout
     assert "  options: event_type (one of page_view|feature_use|api_call|login|logout|error|custom, no default); country; device_type; plan\n" \
         in result.stdout
