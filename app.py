@@ -34,6 +34,9 @@ PAGES = {
     "People": [
         st.Page("pages/user.py", title="User lookup", icon=":material/person_search:"),
     ],
+    "Store": [
+        st.Page("pages/data.py", title="Data", icon=":material/database:"),
+    ],
 }
 
 router = st.navigation(PAGES)

@@ -72,7 +72,8 @@ def exports(stores: dict[str, Store]) -> dict[str, str]:
     out = {}
     start = END - timedelta(days=89)
     for store_name, store in stores.items():
-        for metric in registry.all_metrics():
+        # The data page's metrics list the store's own bookkeeping (load ids, times of loads).
+        for metric in [m for m in registry.all_metrics() if m.area != "data"]:
             for interval in INTERVALS:
                 for options in variants(metric, store):
                     label = ",".join(f"{k}={v}" for k, v in sorted(options.items())) or "default"

@@ -9,7 +9,7 @@ import streamlit as st
 from ui import cache
 
 
-def _ago(moment: datetime) -> str:
+def ago(moment: datetime) -> str:
     seconds = int((datetime.now(timezone.utc) - moment).total_seconds())
     for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
         if seconds >= size:
@@ -21,7 +21,7 @@ def _ago(moment: datetime) -> str:
 def freshness() -> None:
     info = cache.info()
     settings = cache.settings()
-    loaded = _ago(info.last_load) if info.last_load else "never"
+    loaded = ago(info.last_load) if info.last_load else "never"
     span = f"{info.first_day} → {info.last_day}" if info.first_day else "no events yet"
     st.sidebar.caption(
         f":material/database: Data {span}  \n"
