@@ -85,9 +85,9 @@ class AdminDB:
         with self._sessions.begin() as session:
             yield session
 
-    def audit(self, actor: str, action: str, detail: str = "") -> None:
+    def audit(self, actor: str, action: str, detail: str = "", address: str = "") -> None:
         with self.session() as session:
-            session.add(AuditEntry(actor=actor, action=action, detail=detail))
+            session.add(AuditEntry(actor=actor, action=action, detail=detail, address=address))
 
     def audit_log(self, limit: int = 100) -> list[AuditEntry]:
         with self.session() as session:

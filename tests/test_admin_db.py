@@ -13,7 +13,7 @@ from admin.db import AdminDatabaseError, AdminDB, current_revision, downgrade, h
 
 def check_round_trip(url: str) -> None:
     db = AdminDB(url)
-    assert current_revision(db.engine) == head_revision() == "0001"
+    assert current_revision(db.engine) == head_revision() == "0002"
     assert "audit_log" in inspect(db.engine).get_table_names()
     db.audit("ada@example.com", "user.forget", "u42")
     db.audit("bob@example.com", "export.run", "kpis")
