@@ -1,8 +1,10 @@
 """The `pulse` command.
 
 Every failure a user can cause is one line on stderr and a non-zero exit: 2 for a wrong
-command line (unknown metric, option or date), 1 for anything that went wrong doing the
-work (an unreadable file, a database that is down). Never a traceback for those.
+command line (unknown metric, option or date, or what click itself rejects), 1 for
+anything that went wrong doing the work (an unreadable file, a database that is down).
+Never a traceback for those; and an error nobody foresaw is one line too, naming the
+command, with the traceback kept in a file the line names.
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import traceback
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -61,6 +67,59 @@ def user_errors() -> Iterator[None]:
         raise Failure("Interrupted; the store is as it was before this command.", 130) from None
 
 
+@contextmanager
+def _one_line_usage() -> Iterator[None]:
+    """click's usage errors as one line, like every other error, instead of its usage block."""
+    try:
+        yield
+    except click.exceptions.NoArgsIsHelpError:
+        raise
+    except click.UsageError as exc:
+        message = " ".join(exc.format_message().split())
+        if not message.endswith((".", "?", "!", ")")):
+            message += "."
+        hint = f" See `{exc.ctx.command_path} --help`." if exc.ctx is not None else ""
+        raise Failure(message + hint, USAGE_ERROR) from None
+
+
+def _unexpected(command: str, exc: BaseException) -> Failure:
+    """The last net: an error no code path foresaw, as one line that names the command and
+    where the full traceback was written (for a bug report)."""
+    fd, log = tempfile.mkstemp(prefix="pulse-error-", suffix=".log")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(f"{command}\n\n{''.join(traceback.format_exception(exc))}")
+    reason = (str(exc).strip().splitlines() or [""])[0]
+    what = f"{type(exc).__name__}: {reason}" if reason else type(exc).__name__
+    return Failure(f"`{command}` failed unexpectedly ({what}); the full traceback is in {log}.", WORK_ERROR)
+
+
+class PulseGroup(click.Group):
+    """A click group whose usage errors are one line and whose unexpected errors are caught
+    at the top, so no command ever ends in a traceback."""
+
+    group_class = type  # `pulse user` is one of these too
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        with _one_line_usage():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta["pulse.command"] = f"{ctx.command_path} {name}"
+        return name, command, rest
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _one_line_usage():
+            try:
+                return super().invoke(ctx)
+            except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt, SystemExit):
+                raise
+            # BaseException: a Rust library's panic (polars, pyo3) is not an Exception.
+            except BaseException as exc:
+                raise _unexpected(ctx.meta.get("pulse.command", ctx.command_path), exc) from None
+
+
 def _settings() -> Settings:
     try:
         return load_settings()
@@ -70,6 +129,33 @@ def _settings() -> Settings:
 
 def _store() -> Store:
     return Store.from_settings(_settings())
+
+
+def _writing_store() -> Store:
+    """The store for a command that writes it, with what killed loads left beside it swept."""
+    store = _store()
+    store.sweep()
+    return store
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse, before any work, a file that cannot be written, so no work is wasted."""
+    if path.is_dir():
+        raise Failure(f"Cannot write {path}: it is a folder.")
+    if not path.parent.is_dir():
+        raise Failure(f"Cannot write {path}: the folder {path.parent} does not exist.")
+    if not os.access(path.parent, os.W_OK):
+        raise Failure(f"Cannot write {path}: the folder {path.parent} is not writable.")
+
+
+def _write(path: Path, text: str) -> None:
+    """Write the whole file or nothing: a reader never finds it half-written."""
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -98,22 +184,25 @@ def _report(result) -> None:
         out.print("Rows that broke a rule are in the quarantine: `pulse quarantine` lists them.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
+@click.group(cls=PulseGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
 @click.version_option(package_name="pulse", prog_name="pulse", message="%(prog)s %(version)s")
 def main() -> None:
     """Pulse: users and money for the staff of a software business."""
 
 
 @main.command()
-@click.option("--users", default=2000, show_default=True, type=click.IntRange(1), help="How many users sign up.")
-@click.option("--days", default=180, show_default=True, type=click.IntRange(1), help="How many days of history, ending today.")
-@click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same data.")
+@click.option("--users", default=2000, show_default=True, type=click.IntRange(1, 1_000_000), help="How many users sign up.")
+# Ten years back from today stay well inside the days Pulse supports (the demo's rows skip the checks).
+@click.option("--days", default=180, show_default=True, type=click.IntRange(1, 3650),
+              help="How many days of history, ending today.")
+@click.option("--seed", default=1, show_default=True, type=click.IntRange(0), help="Same seed, same data.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the store already exists.")
 def demo(users: int, days: int, seed: int, if_empty: bool) -> None:
     """Generate and load a believable SaaS business."""
     from loaders.load import load_demo
 
-    store = _store()
+    with user_errors():
+        store = _writing_store()
     if if_empty and store.exists():
         out.print(f"The store {store.path} already exists; leaving it as it is.")
         return
@@ -126,12 +215,13 @@ def demo(users: int, days: int, seed: int, if_empty: bool) -> None:
 @click.argument("table", type=click.Choice(TABLES))
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "ndjson"]), help="Override the format the extension suggests.")
-def load(table: str, files: tuple[Path, ...], fmt: str | None) -> None:
+@click.option("--allow-erased", is_flag=True, help="Load rows of users `pulse user forget` erased (else they are quarantined).")
+def load(table: str, files: tuple[Path, ...], fmt: str | None, allow_erased: bool) -> None:
     """Load TABLE from CSV, Parquet or NDJSON FILES (all or nothing)."""
     from loaders.load import load_files
 
     with user_errors(), progress_bar(f"Loading {table}") as update:
-        result = load_files(_store(), table, list(files), fmt, progress=update)
+        result = load_files(_writing_store(), table, list(files), fmt, progress=update, allow_erased=allow_erased)
     _report(result)
 
 
@@ -140,14 +230,16 @@ def load(table: str, files: tuple[Path, ...], fmt: str | None) -> None:
 @click.option("--table", "table", required=True, type=click.Choice(TABLES), help="The Pulse table to load.")
 @click.option("--source-table", help="The table (or schema.table) to read.")
 @click.option("--query", help="A SELECT to read instead of a table.")
-def load_sql(url: str, table: str, source_table: str | None, query: str | None) -> None:
+@click.option("--allow-erased", is_flag=True, help="Load rows of users `pulse user forget` erased (else they are quarantined).")
+def load_sql(url: str, table: str, source_table: str | None, query: str | None, allow_erased: bool) -> None:
     """Load a table from any SQL database SQLAlchemy can reach."""
     from loaders.load import load_sql as run
 
     if bool(source_table) == bool(query):
         raise Failure("Give exactly one of --source-table or --query.", USAGE_ERROR)
     with user_errors(), progress_bar(f"Loading {table}") as update:
-        result = run(_store(), url, table, source_table=source_table, query=query, progress=update)
+        result = run(_writing_store(), url, table, source_table=source_table, query=query, progress=update,
+                     allow_erased=allow_erased)
     _report(result)
 
 
@@ -181,6 +273,8 @@ def export(name: str, start: str | None, end: str | None, interval: str, options
     from pulse.export import to_csv
     from pulse.query import make_query, parse_date, parse_options
 
+    if out_path != "-":
+        _check_writable(Path(out_path))
     with user_errors():
         metric = registry.get(name)
         last = parse_date(end, "end date") if end else date.today()
@@ -192,7 +286,7 @@ def export(name: str, start: str | None, end: str | None, interval: str, options
         if out_path == "-":
             sys.stdout.write(text)
         else:
-            Path(out_path).write_text(text)
+            _write(Path(out_path), text)
             err.print(f"Wrote {text.count(chr(10)) - 1:,} rows to {out_path}.")
 
 
@@ -204,6 +298,8 @@ def quarantine(table: str | None, limit: int, csv_path: Path | None) -> None:
     """List the rows loads set aside, with the rule each broke."""
     from pulse.export import to_csv
 
+    if csv_path:
+        _check_writable(csv_path)
     with user_errors():
         store = _store()
         where = "WHERE table_name = $table" if table else ""
@@ -213,7 +309,8 @@ def quarantine(table: str | None, limit: int, csv_path: Path | None) -> None:
             {"table": table} if table else None,
         )
     if csv_path:
-        csv_path.write_text(to_csv(rows))
+        with user_errors():
+            _write(csv_path, to_csv(rows))
         err.print(f"Wrote {rows.height:,} quarantined rows to {csv_path}.")
         return
     if rows.height == 0:
@@ -232,21 +329,27 @@ def quarantine(table: str | None, limit: int, csv_path: Path | None) -> None:
 def loads(limit: int) -> None:
     """Show the load log: loads, erasures and rebuilds, newest last."""
     store = _store()
+    entries, unreadable = store.read_load_log()
     grid = Table("started", "source", "outcome", "details")
-    for entry in store.load_log()[-limit:]:
+    for entry in entries[-limit:]:
         details = entry.get("error") or "; ".join(
             f"{t}: {r['stored']} stored, {r['updated']} updated, {r['duplicates']} dup, {r['quarantined']} quarantined"
             for t, r in entry.get("tables", {}).items()
         ) or json.dumps({k: v for k, v in entry.items() if k not in ("started", "source", "outcome", "finished")})
-        grid.add_row(entry.get("started", "")[:19], entry.get("source", ""), entry.get("outcome", ""), details)
+        # str(): a hand-edited line may hold any JSON, and a table cell must be text.
+        grid.add_row(*(str(value) for value in (str(entry.get("started", ""))[:19], entry.get("source", ""),
+                                                 entry.get("outcome", ""), details)))
     out.print(grid)
+    if unreadable:
+        click.echo(f"{unreadable:,} line{'s' if unreadable > 1 else ''} of the load log could not be read and "
+                   f"{'were' if unreadable > 1 else 'was'} skipped ({store.log_path}).", err=True)
 
 
 @main.command()
 def rebuild() -> None:
     """Recompute local days and derived tables for new settings."""
-    store = _store()
     with user_errors():
+        store = _writing_store()
         store.require()
         with store.writer("rebuild") as writer:
             writer.rebuild()
@@ -255,7 +358,7 @@ def rebuild() -> None:
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
-@click.option("--port", default=8501, show_default=True, type=int)
+@click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535))
 @click.argument("streamlit_args", nargs=-1, type=click.UNPROCESSED)
 def run(port: int, streamlit_args: tuple[str, ...]) -> None:
     """Start the web app."""
@@ -276,12 +379,15 @@ def user_export(user_id: str, out_path: str) -> None:
     """Write every stored row of USER_ID as one JSON document."""
     from pulse.privacy import export_user
 
+    if out_path != "-":
+        _check_writable(Path(out_path))
     with user_errors():
         document = json.dumps(export_user(_store(), user_id), indent=2, default=str)
     if out_path == "-":
         sys.stdout.write(document + "\n")
     else:
-        Path(out_path).write_text(document + "\n")
+        with user_errors():
+            _write(Path(out_path), document + "\n")
         err.print(f"Wrote the data of {user_id} to {out_path}.")
 
 
@@ -296,7 +402,7 @@ def user_forget(user_id: str, yes: bool, actor: str) -> None:
     if not yes and not click.confirm(f"Erase every row of {user_id} from the store?", err=True):
         raise Failure("Nothing was erased.", WORK_ERROR)
     with user_errors():
-        removed = forget_user(_store(), user_id, actor)
+        removed = forget_user(_writing_store(), user_id, actor)
     out.print(f"Erased {user_id}: " + ", ".join(f"{n} {t}" for t, n in removed.items()))
 
 

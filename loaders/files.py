@@ -12,6 +12,8 @@ import codecs
 import csv
 import io
 import json
+import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pulse.schema import REQUIRED, SCHEMAS
-from loaders.validate import LoadError, require_columns
+from loaders.validate import LoadError, as_text, require_columns
 
 FORMATS = ("csv", "parquet", "ndjson")
 
@@ -33,6 +35,7 @@ _EXTENSIONS = {
 }
 _SNIFF_BYTES = 64 * 1024
 _COUNT_CHUNK = 1024 * 1024
+_CR_LINE_END = re.compile(rb"\r\n?")
 
 
 def detect_format(path: Path, override: str | None) -> str:
@@ -62,7 +65,7 @@ def read_batches(
     """
     path = Path(path)
     fmt = detect_format(path, fmt)
-    _require_non_empty(path)
+    require_file(path)
     if fmt == "csv":
         yield from _csv_batches(path, table, batch_rows)
     elif fmt == "parquet":
@@ -94,7 +97,8 @@ def file_rows(path: Path, fmt: str) -> int | None:
     return max(lines - 1, 0) if fmt == "csv" else lines
 
 
-def _require_non_empty(path: Path) -> None:
+def require_file(path: Path) -> None:
+    """Fail with one sentence unless `path` is a file with something in it."""
     if not path.exists():
         raise LoadError(f"Cannot load {path}: the file does not exist.")
     if not path.is_file():
@@ -122,36 +126,63 @@ def _require_text(path: Path, fmt_name: str) -> None:
 
 def _csv_batches(path: Path, table: str, batch_rows: int) -> Iterator[tuple[pl.DataFrame, int]]:
     _require_text(path, "CSV")
-    try:
-        header = pl.read_csv(path, n_rows=0, infer_schema=False).columns
-    except pl.exceptions.PolarsError as e:
-        raise LoadError(f"Cannot load {path}: it is not readable CSV ({_first_line(e)}).") from e
-    require_columns(table, header, str(path))
-    # Empty cells stay "" rather than null so a quarantined row's raw text is what was written.
-    reader = pl.scan_csv(path, infer_schema=False, empty_string_is_null=False)
-    first = 1
-    try:
-        for batch in reader.collect_batches(chunk_size=batch_rows):
-            yield batch, first
-            first += batch.height
-    except pl.exceptions.PolarsError as e:
-        _raise_bad_csv_row(path, len(header))
-        raise LoadError(f"Cannot load {path}: it is not valid CSV ({_first_line(e)}).") from e
+    with tempfile.TemporaryDirectory(prefix="pulse-csv-") as scratch:
+        readable = _with_lf_endings(path, Path(scratch))
+        header = next(_csv_rows(path, readable), [])
+        require_columns(table, header, str(path))
+        # Empty cells stay "" rather than null so a quarantined row's raw text is what was written.
+        reader = pl.scan_csv(readable, infer_schema=False, empty_string_is_null=False)
+        first = 1
+        try:
+            for batch in reader.collect_batches(chunk_size=batch_rows):
+                yield batch, first
+                first += batch.height
+        except pl.exceptions.PolarsError as e:
+            _raise_bad_csv_row(path, readable, len(header))
+            raise LoadError(f"Cannot load {path}: it is not valid CSV ({_first_line(e)}).") from e
 
 
-def _raise_bad_csv_row(path: Path, fields: int) -> None:
+def _with_lf_endings(path: Path, scratch: Path) -> Path:
+    """The file itself, or for one whose lines end in a bare CR (classic Mac OS) a copy in
+    `scratch` ending them in LF: polars splits lines only at LF, and would read such a file
+    as one long header and no rows at all. Copied in chunks, so memory stays bounded."""
+    with open(path, "rb") as f:
+        head = f.read(_SNIFF_BYTES)
+    first_cr = head.find(b"\r")
+    if first_cr == -1 or head[first_cr + 1:first_cr + 2] == b"\n" or b"\n" in head[:first_cr]:
+        return path
+    copy = scratch / path.name
+    with open(path, "rb") as source, open(copy, "wb") as target:
+        held = b""
+        while chunk := source.read(_COUNT_CHUNK):
+            chunk = held + chunk
+            # A CR at the end of a chunk may be the first half of a CRLF in the next one.
+            held = chunk[-1:] if chunk.endswith(b"\r") else b""
+            target.write(_CR_LINE_END.sub(b"\n", chunk[: len(chunk) - len(held)]))
+        target.write(_CR_LINE_END.sub(b"\n", held))
+    return copy
+
+
+def _raise_bad_csv_row(path: Path, readable: Path, fields: int) -> None:
     """Name the first data row with more fields than the header, the usual reason polars stops.
 
     Only runs after a failure, so the slower csv module costs nothing on good files.
     """
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
-        rows = csv.reader(f)
-        next(rows, None)
-        for number, row in enumerate(rows, start=1):
-            if len(row) > fields:
-                raise LoadError(
-                    f"Cannot load {path}: data row {number} has {len(row)} fields but the header has {fields}."
-                )
+    rows = _csv_rows(path, readable)
+    next(rows, None)
+    for number, row in enumerate(rows, start=1):
+        if len(row) > fields:
+            raise LoadError(f"Cannot load {path}: data row {number} has {len(row)} fields but the header has {fields}.")
+
+
+def _csv_rows(path: Path, readable: Path) -> Iterator[list[str]]:
+    """The rows as Python's csv module reads them: the header's names exactly as written
+    (polars renames a repeated one), and the fields of a row polars rejected."""
+    with open(readable, newline="", encoding="utf-8-sig", errors="replace") as f:
+        try:
+            yield from csv.reader(f)
+        except csv.Error as e:
+            raise LoadError(f"Cannot load {path}: it is not readable CSV ({_first_line(e)}).") from e
 
 
 def _parquet_batches(path: Path, table: str, batch_rows: int) -> Iterator[tuple[pl.DataFrame, int]]:
@@ -163,19 +194,72 @@ def _parquet_batches(path: Path, table: str, batch_rows: int) -> Iterator[tuple[
     first = 1
     try:
         for record_batch in parquet.iter_batches(batch_size=batch_rows):
-            batch = pl.from_arrow(record_batch)
+            batch = pl.from_arrow(_polars_ready(record_batch))
             yield batch, first
             first += batch.height
     except (pa.ArrowException, OSError) as e:
         raise LoadError(f"Cannot load {path}: the Parquet data is damaged ({_first_line(e)}).") from e
 
 
+def _polars_ready(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch with every column in a type polars reads and validation understands.
+
+    Whatever a Parquet writer chose, a column arrives as text, a number, a boolean, a date,
+    a naive or UTC timestamp, binary (validation decodes it, or names the rule it breaks),
+    or a nesting of the plainest of these (which validation writes as JSON text). polars
+    would panic on some of the rest (decimal256), or fail to write them as JSON (binary or
+    integer map keys inside a nested value), so those become text here, value by value.
+    """
+    return pa.RecordBatch.from_arrays([_plain_column(c) for c in batch.columns], names=batch.schema.names)
+
+
+def _plain_column(column: pa.Array) -> pa.Array:
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        return _plain_column(column.dictionary_decode())
+    if pa.types.is_timestamp(kind) and kind.tz is not None:
+        # The values are UTC instants whatever the zone label says, so relabelling is exact,
+        # and polars need not know the writer's zone name.
+        return column.cast(pa.timestamp(kind.unit, "UTC"))
+    if pa.types.is_float16(kind):
+        return column.cast(pa.float32())
+    if _is_binary(kind) or _is_plain(kind):
+        return column
+    return pa.array([as_text(v) for v in column.to_pylist(maps_as_pydicts="lossy")], pa.string())
+
+
+def _is_binary(kind: pa.DataType) -> bool:
+    return (pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind)
+            or pa.types.is_binary_view(kind))
+
+
+def _is_plain(kind: pa.DataType) -> bool:
+    """A type polars reads and, nested in a list, struct or map, writes as JSON."""
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return _is_plain(kind.value_type)
+    if pa.types.is_struct(kind):
+        return all(_is_plain(field.type) for field in kind)
+    if pa.types.is_map(kind):
+        return pa.types.is_string(kind.key_type) and _is_plain(kind.item_type)
+    if pa.types.is_timestamp(kind):
+        return kind.tz is None
+    return (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+            or pa.types.is_boolean(kind) or pa.types.is_integer(kind) or pa.types.is_float32(kind)
+            or pa.types.is_float64(kind) or pa.types.is_date(kind) or pa.types.is_decimal128(kind)
+            or pa.types.is_null(kind))
+
+
 def _ndjson_batches(path: Path, table: str, batch_rows: int) -> Iterator[tuple[pl.DataFrame, int]]:
     """Line-chunked NDJSON: batch_rows non-blank lines at a time are parsed together by polars."""
     _require_text(path, "NDJSON")
+    with tempfile.TemporaryDirectory(prefix="pulse-ndjson-") as scratch:
+        yield from _ndjson_chunks(path, _with_lf_endings(path, Path(scratch)), table, batch_rows)
+
+
+def _ndjson_chunks(path: Path, readable: Path, table: str, batch_rows: int) -> Iterator[tuple[pl.DataFrame, int]]:
     first = 1
     line_number = 0
-    with open(path, "rb") as f:
+    with open(readable, "rb") as f:
         while True:
             chunk_start = line_number + 1
             lines = []

@@ -36,21 +36,26 @@ class LoadResult:
 
 
 def run_load(store: Store, source: str, batches: Iterable[Batch], progress: Progress | None = None,
-             total: int | None = None) -> LoadResult:
-    """Stage every batch and publish once at the end; log the outcome either way."""
+             total: int | None = None, allow_erased: bool = False) -> LoadResult:
+    """Stage every batch and publish once at the end; log the outcome either way.
+
+    Rows of users `pulse user forget` erased are quarantined unless allow_erased says the
+    person is welcome back.
+    """
     started = datetime.now(timezone.utc)
     warnings: list[str] = []
     entry = {"source": source, "started": started.isoformat()}
     try:
         with store.writer(source) as writer:
             entry["load_id"] = writer.load_id
+            erased = None if allow_erased else writer.erased_filter()
             done = 0
             for table, frame, name, first_row in batches:
                 writer.report(table)
                 if first_row is None:
                     writer.stage(table, frame)
                 else:
-                    checked = check(table, frame, name, first_row, store.currency)
+                    checked = check(table, frame, name, first_row, store.currency, store.timezone, erased)
                     writer.stage(table, checked.good)
                     writer.quarantine(table, checked.bad)
                     warnings.extend(w for w in checked.warnings if w not in warnings)
@@ -72,22 +77,29 @@ def run_load(store: Store, source: str, batches: Iterable[Batch], progress: Prog
 
 
 def load_files(store: Store, table: str, paths: list[Path], fmt: str | None = None,
-               progress: Progress | None = None) -> LoadResult:
-    """Load one table from one or more files (CSV, Parquet, NDJSON), all or nothing."""
+               progress: Progress | None = None, allow_erased: bool = False) -> LoadResult:
+    """Load one table from one or more files (CSV, Parquet, NDJSON), all or nothing.
+
+    Every file's format, and (as the load starts, so a failure is logged) its presence, is
+    checked before the first is read. Quarantined rows name their file by its full path, so
+    two files of one name stay apart.
+    """
     counts = [files.file_rows(p, files.detect_format(p, fmt)) for p in paths]  # checks every format first
     total = None if None in counts else sum(counts)  # type: ignore[arg-type]
 
     def batches() -> Iterator[Batch]:
         for path in paths:
+            files.require_file(path)
+        for path in paths:
             for frame, first_row in files.read_batches(path, table, fmt):
-                yield table, frame, path.name, first_row
+                yield table, frame, str(path.resolve()), first_row
 
     source = f"{table} from {', '.join(str(p) for p in paths)}"
-    return run_load(store, source, batches(), progress, total)
+    return run_load(store, source, batches(), progress, total, allow_erased)
 
 
 def load_sql(store: Store, url: str, table: str, source_table: str | None = None, query: str | None = None,
-             progress: Progress | None = None) -> LoadResult:
+             progress: Progress | None = None, allow_erased: bool = False) -> LoadResult:
     """Load one table from any SQLAlchemy database, streamed in batches."""
     what = source_table or "a query"
     name = f"{_safe_url(url)}:{what}"
@@ -96,7 +108,7 @@ def load_sql(store: Store, url: str, table: str, source_table: str | None = None
         for frame, first_row in sql.read_sql_batches(url, table, source_table=source_table, query=query):
             yield table, frame, name, first_row
 
-    return run_load(store, f"{table} from {name}", batches(), progress)
+    return run_load(store, f"{table} from {name}", batches(), progress, allow_erased=allow_erased)
 
 
 def load_demo(store: Store, users: int, days: int, seed: int, end: date | None = None,
@@ -121,6 +133,6 @@ def _safe_url(url: str) -> str:
     """The URL without its password, for logs and messages."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         return "the database URL"
 

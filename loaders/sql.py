@@ -7,9 +7,9 @@ rules themselves are left to validation, exactly as for files.
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
@@ -17,7 +17,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
-from loaders.validate import LoadError, require_columns
+from loaders.validate import LoadError, as_text, require_columns
+
+# Driver value types polars keeps as they are, with the polars type a column of them becomes.
+# (A time of day or an interval is read as its text: polars cannot turn a duration into text.)
+_NATIVE: dict[type, type[pl.DataType]] = {
+    str: pl.String, bool: pl.Boolean, int: pl.Int64, float: pl.Float64, Decimal: pl.Decimal, datetime: pl.Datetime,
+    date: pl.Date, bytes: pl.Binary,
+}
 
 
 def read_sql_batches(
@@ -55,7 +62,7 @@ def read_sql_batches(
 def _parse_url(url: str) -> URL:
     try:
         return make_url(url)
-    except ArgumentError as e:
+    except (ArgumentError, ValueError) as e:  # ValueError: a port that is not a number
         # The text itself is not repeated: a malformed URL may still contain a password.
         raise LoadError(
             "Cannot read from the database: the URL is not a valid SQLAlchemy URL "
@@ -81,10 +88,6 @@ def _stream(
     try:
         result = connection.execution_options(stream_results=True, yield_per=batch_rows).execute(statement)
         columns = list(result.keys())
-        lowered = [c.strip().lower() for c in columns]
-        repeated = sorted({c for c in lowered if lowered.count(c) > 1})
-        if repeated:
-            raise LoadError(f"Cannot load {table} from {source}: the column {repeated[0]} appears more than once.")
         require_columns(table, columns, source)
         first = 1
         for rows in result.partitions(batch_rows):
@@ -98,26 +101,36 @@ def _stream(
 def _series(name: str, values: Sequence[Any]) -> pl.Series:
     """One column of driver values as a polars Series.
 
-    Only uuid and JSON (dict/list) values need Python per value; polars itself turns
-    tz-aware datetimes into UTC instants, keeps Decimal exact and bool as bool, and makes a
-    column of mixed types (SQLite allows them) text, which validation then parses.
+    A column of one plain type keeps it: polars turns tz-aware datetimes into UTC instants,
+    keeps Decimal exact and bool as bool. Anything else — a column that mixes types (SQLite
+    allows it), a value no polars type holds (an integer beyond 64 bits), or a driver's own
+    type (uuid, JSON, an IP address) — is read as text, which validation then parses.
     """
-    kinds = {type(v) for v in values}
-    if any(issubclass(k, (uuid.UUID, dict, list)) for k in kinds):
-        values = [_plain(v) for v in values]
-    series = pl.Series(name, values, strict=False)
-    if isinstance(series.dtype, pl.Datetime) and series.dtype.time_zone not in (None, "UTC"):
-        # The values are already UTC instants; the label still names the session's zone.
-        series = series.dt.convert_time_zone("UTC")
-    return series
+    kinds = {type(v) for v in values if v is not None}
+    kind = next(iter(kinds)) if len(kinds) == 1 else None
+    if kind in _NATIVE and (kind is not Decimal or _fits_decimal(values)):
+        try:
+            series = pl.Series(name, values, strict=False)
+        except pl.exceptions.PolarsError:  # datetimes with and without a zone
+            series = None
+        # polars makes an int beyond 64 bits an Int128, or null: no column of the store holds it.
+        if series is not None and series.dtype.base_type() == _NATIVE[kind]:
+            if isinstance(series.dtype, pl.Datetime) and series.dtype.time_zone not in (None, "UTC"):
+                # The values are already UTC instants; the label still names the session's zone.
+                series = series.dt.convert_time_zone("UTC")
+            return series
+    return pl.Series(name, [as_text(v) for v in values], dtype=pl.String)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-    return value
+def _fits_decimal(values: Sequence[Decimal | None]) -> bool:
+    """Whether one polars decimal type holds every value: finite, and the most integer digits
+    plus the most fraction digits within 38 (polars panics on a NaN, or beyond)."""
+    places = [v.as_tuple() for v in values if v is not None]
+    if not all(isinstance(p.exponent, int) for p in places):  # NaN and infinities have a letter
+        return False
+    integer = max((len(p.digits) + p.exponent for p in places), default=0)
+    fraction = max((-p.exponent for p in places), default=0)
+    return max(integer, 0) + max(fraction, 0) <= 38
 
 
 def _reason(error: SQLAlchemyError) -> str:

@@ -14,21 +14,29 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 import duckdb
 import polars as pl
 
+from pulse.periods import local_midnight_utc
 from pulse.schema import (
     BOOLEAN_WORDS,
     DEVICE_TYPES,
     EVENT_TYPES,
+    FIRST_DAY,
+    LAST_DAY,
     MONEY,
     REQUIRED,
     SCHEMAS,
+    SUPPORTED_DAYS,
     TRANSACTION_KINDS,
     TRANSACTION_STATUSES,
     TS,
@@ -92,9 +100,21 @@ _QUOTE_CHARS = 40
 _PREFIX = "__pulse_"
 
 
+# Rows of a user `pulse user forget` erased; their raw row is not kept, being the erased data.
+ERASED_RULE = "erased user"
+
+# Which of a batch's user ids were erased (a boolean per id), or None when none ever were.
+ErasedFilter = Callable[[pl.Series], pl.Series]
+
+
 def require_columns(table: str, columns: list[str], source: str) -> None:
-    """Fail the whole load when a required column is absent: no row of such a file could be stored."""
-    have = {c.strip().lower() for c in columns}
+    """Fail the whole load when a column name repeats or a required column is absent: no
+    row of such a source could be stored."""
+    names = [c.strip().lower() for c in columns]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise LoadError(f"Cannot load {source}: the column {repeated[0]} appears more than once.")
+    have = set(names)
     missing = [c for c in REQUIRED[table] if c not in have]
     if len(missing) == 1:
         raise LoadError(f"Cannot load {source} as {table}: the required column {missing[0]} is missing.")
@@ -104,22 +124,23 @@ def require_columns(table: str, columns: list[str], source: str) -> None:
         )
 
 
-def check(table: str, raw: pl.DataFrame, source: str, first_row_number: int, currency: str) -> Checked:
+def check(table: str, raw: pl.DataFrame, source: str, first_row_number: int, currency: str, timezone: str = "UTC",
+          erased: ErasedFilter | None = None) -> Checked:
     """Split a raw batch into typed good rows and quarantined bad rows.
 
     raw holds the batch as read: text columns (CSV, NDJSON) or typed ones (Parquet, SQL).
     first_row_number is the 1-based data row number of raw's first row, header excluded.
-    currency is the reporting currency, used where a transaction's currency is empty.
+    currency is the reporting currency, used where a transaction's currency is empty;
+    timezone the reporting timezone, in which every timestamp must also be a supported day.
+    erased, when given, says which user ids were erased: their rows are quarantined.
     Each bad row carries the first rule it breaks, in the table's column order.
     """
     reporting_currency = currency.strip().upper()
     if not re.fullmatch(r"[A-Z]{3}", reporting_currency):
         raise ValueError(f"the reporting currency {currency!r} is not a 3-letter ISO 4217 code")
+    require_columns(table, raw.columns, source)
+    raw, unreadable = _decoded(raw)
     names = [c.strip().lower() for c in raw.columns]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise LoadError(f"Cannot load {source}: the column {repeated[0]} appears more than once.")
-    require_columns(table, names, source)
 
     schema = SCHEMAS[table]
     frame = raw.rename(dict(zip(raw.columns, names)))
@@ -127,12 +148,18 @@ def check(table: str, raw: pl.DataFrame, source: str, first_row_number: int, cur
     warnings = []
     if extra and table != "events":
         warnings.append(f"{source}: unknown columns ignored: {', '.join(extra)}")
+        unreadable = {n: mask for n, mask in unreadable.items() if n in schema}
 
     typed = _typed(table, frame, reporting_currency)
     if table == "events" and "properties" in frame.columns:
         properties = _json_objects(typed.get_column(f"{_PREFIX}properties"))
         typed = typed.with_columns(properties.alias("properties"))
-    rule = typed.select(_first_broken_rule(table, frame.columns)).to_series()
+    typed = typed.with_columns(mask.alias(f"{_PREFIX}bytes_{n}") for n, mask in unreadable.items())
+    is_erased = erased(typed.get_column("user_id")) if erased else None
+    if is_erased is not None:
+        typed = typed.with_columns(is_erased.alias(f"{_PREFIX}erased"))
+    rules = _first_broken_rule(table, frame.columns, list(unreadable), _supported_instants(timezone), is_erased is not None)
+    rule = typed.select(rules).to_series()
     is_good = rule.is_null()
     good = typed.select(list(schema)).filter(is_good)
     if extra and table == "events":
@@ -140,16 +167,49 @@ def check(table: str, raw: pl.DataFrame, source: str, first_row_number: int, cur
     return Checked(good=good, bad=_quarantined(raw, rule, source, first_row_number), warnings=warnings)
 
 
+def _decoded(raw: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, pl.Series]]:
+    """raw with binary columns (Parquet writers and databases may hold text that way) as
+    text, and per such column, by its normalised name, which rows are not UTF-8.
+
+    Those values are kept with their bad bytes escaped (\\xff), so the quarantine shows them.
+    """
+    unreadable = {}
+    columns = []
+    for name, dtype in raw.schema.items():
+        if dtype != pl.Binary:
+            continue
+        values = raw.get_column(name)
+        text = _duckdb_column(values, "try(decode(t))")
+        bad = text.is_null() & values.is_not_null()
+        if bad.any():
+            escaped = pl.Series([v.decode("utf-8", "backslashreplace") for v in values.filter(bad)], dtype=pl.String)
+            text = text.scatter(bad.arg_true(), escaped)
+            unreadable[name.strip().lower()] = bad
+        columns.append(text.rename(name))
+    return raw.with_columns(columns), unreadable
+
+
+def _supported_instants(timezone: str) -> tuple[datetime, datetime]:
+    """The first instant and the instant after the last that are supported days both in
+    UTC and in the reporting timezone: a timestamp outside would have no local day every
+    date type holds, or push a period past the end of the calendar."""
+    first = datetime.combine(FIRST_DAY, datetime.min.time())
+    after = datetime.combine(LAST_DAY + timedelta(days=1), datetime.min.time())
+    return (max(first, local_midnight_utc(FIRST_DAY, timezone)),
+            min(after, local_midnight_utc(LAST_DAY + timedelta(days=1), timezone)))
+
+
 def _quarantined(raw: pl.DataFrame, rule: pl.Series, source: str, first_row_number: int) -> pl.DataFrame:
     """The rows that broke a rule: where they are in their source, which rule, and their raw text."""
     is_bad = rule.is_not_null()
     row_number = pl.int_range(first_row_number, first_row_number + raw.height, dtype=pl.Int64, eager=True)
-    return pl.DataFrame({
+    bad = pl.DataFrame({
         "source": pl.Series([source] * int(is_bad.sum()), dtype=pl.String),
         "row_number": row_number.filter(is_bad),
         "rule": rule.filter(is_bad),
         "raw": raw.filter(is_bad).select(pl.struct(pl.all()).struct.json_encode()).to_series(),
     })
+    return bad.with_columns(pl.when(pl.col("rule") != ERASED_RULE).then(pl.col("raw")).alias("raw"))
 
 
 def _is_padded(name: str) -> pl.Expr:
@@ -166,9 +226,7 @@ def _is_padded(name: str) -> pl.Expr:
 def _text(name: str, dtype: pl.DataType, strip: bool) -> pl.Expr:
     """A column as text, empty meaning missing, whatever type the source gave it."""
     column = pl.col(name)
-    if isinstance(dtype, pl.Struct):
-        text = pl.when(column.is_not_null()).then(column.struct.json_encode())
-    elif isinstance(dtype, (pl.List, pl.Array)):
+    if _is_nested(dtype):
         # Wrapping the value in a one-field struct is the vectorised way to get its JSON text.
         text = pl.struct(column.alias("v")).struct.json_encode().str.slice(5).str.strip_suffix("}")
         text = pl.when(column.is_not_null()).then(text)
@@ -179,6 +237,10 @@ def _text(name: str, dtype: pl.DataType, strip: bool) -> pl.Expr:
     if strip:
         text = text.str.strip_chars()
     return pl.when(text.str.len_bytes() > 0).then(text)
+
+
+def _is_nested(dtype: pl.DataType) -> bool:
+    return isinstance(dtype, (pl.Struct, pl.List, pl.Array, pl.Map))
 
 
 def _native_timestamp(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -211,6 +273,11 @@ def _parse_timestamps(text: pl.Series) -> pl.Series:
         done = retried.is_not_null()
         parsed = parsed.scatter(pending.filter(done), retried.filter(done))
         pending, retry = pending.filter(~done), retry.filter(~done)
+    # A leap second (23:59:60) parses as the next minute's first second; it is clamped to
+    # the second before, so the instant keeps its day (and an event its order in a session).
+    leap = text.str.slice(16, 3) == ":60"
+    if leap.any():
+        parsed = pl.select(pl.when(leap).then(parsed - timedelta(seconds=1)).otherwise(parsed)).to_series()
     return parsed
 
 
@@ -323,7 +390,9 @@ def _typed(table: str, frame: pl.DataFrame, currency: str) -> pl.DataFrame:
             value = pl.col(text.name).str.to_uppercase().fill_null(currency)
         else:
             value = pl.col(text.name)
-        values.append(value.cast(dtype).alias(name))
+        # Not strict: a typed value no column of the store can hold (a Parquet date in year
+        # 300000, an integer amount beyond DECIMAL(18, 4)) is empty, and its rule says why.
+        values.append(value.cast(dtype, strict=False).alias(name))
     return texts.select(*values, pl.selectors.starts_with(_PREFIX))
 
 
@@ -364,13 +433,23 @@ def _duckdb_column(values: pl.Series, expression: str) -> pl.Series:
         cursor.close()
 
 
-def _first_broken_rule(table: str, present: list[str]) -> pl.Expr:
-    """The text of the first rule a row breaks, in the table's column order; null for a good row."""
+def _first_broken_rule(table: str, present: list[str], unreadable: list[str], supported: tuple[datetime, datetime],
+                      erased: bool) -> pl.Expr:
+    """The text of the first rule a row breaks, in the table's column order; null for a good row.
+
+    An erased user's row breaks "erased user" before anything else, so none of its values
+    is kept (other rules keep the raw row). A column that is not UTF-8 text breaks that
+    rule before its others; an extra events column (folded into properties) after all.
+    """
     required = REQUIRED[table]
     checks: list[tuple[pl.Expr, pl.Expr | str]] = []
+    if erased:
+        checks.append((pl.col(f"{_PREFIX}erased"), ERASED_RULE))
     for name in SCHEMAS[table]:
         text = pl.col(f"{_PREFIX}{name}")
         value = pl.col(name)
+        if name in unreadable:
+            checks.append((pl.col(f"{_PREFIX}bytes_{name}"), f"{name} is not UTF-8 text"))
         if name in required:
             checks.append((text.is_null(), f"missing {name}"))
         if name not in present:
@@ -380,6 +459,7 @@ def _first_broken_rule(table: str, present: list[str]) -> pl.Expr:
         parsed = text.is_not_null() & value.is_null()
         if name in _TIMESTAMPS:
             checks.append((parsed, f"bad timestamp in {name}"))
+            checks.append(((value < supported[0]) | (value >= supported[1]), f"{name} is outside {SUPPORTED_DAYS}"))
         elif name in _MONEY:
             checks.append((parsed, f"bad {name}"))
             checks.append((text.str.contains(_TOO_PRECISE), f"{name} has more than 4 decimal places"))
@@ -406,6 +486,8 @@ def _first_broken_rule(table: str, present: list[str]) -> pl.Expr:
         if (table, name) == ("subscriptions", "ended_at"):
             checks.append((value <= pl.col("started_at"), "ended_at must be after started_at"))
 
+    extra = [name for name in unreadable if name not in SCHEMAS[table]]
+    checks += [(pl.col(f"{_PREFIX}bytes_{name}"), f"{name} is not UTF-8 text") for name in extra]
     # A null condition (a comparison with a missing value) counts as not broken.
     rule = pl.when(checks[0][0]).then(_as_expr(checks[0][1]))
     for condition, text in checks[1:]:
@@ -432,9 +514,44 @@ def _fold_into_properties(good: pl.DataFrame, extra: pl.DataFrame) -> pl.DataFra
     # comma) than Python's parser does.
     compact = _duckdb_column(good.get_column("properties").gather(touched), "CAST(json(t) AS VARCHAR)")
     for properties, extras in zip(compact.to_list(), extra[touched].to_dicts()):
-        values = {k: v.strip() if isinstance(v, str) else v for k, v in extras.items()}
+        values = {k: v.strip() if isinstance(v, str) else jsonable(v) for k, v in extras.items()}
         obj = {k: v for k, v in values.items() if v is not None and v != ""}
         obj.update(json.loads(properties) if properties else {})
-        merged.append(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str))
+        merged.append(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
     properties = good.get_column("properties").clone().scatter(touched, merged)
     return good.with_columns(properties)
+
+
+def as_text(value: Any) -> str | None:
+    """A value a reader could not hand over typed, as text: bytes decoded (bad bytes
+    escaped), nested values as JSON, anything else as Python writes it."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode("utf-8", "backslashreplace")
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(jsonable(value), ensure_ascii=False, separators=(",", ":"))
+    if isinstance(value, Decimal) and value.is_finite():
+        return format(value, "f")  # 10 rather than 1E+1, which is no amount
+    return str(value)
+
+
+def jsonable(value: Any) -> Any:
+    """A value as JSON can hold it: keys as text, bytes decoded (bad bytes escaped), a NaN or
+    an infinity (which JSON has no word for) as null, dates and decimals as their text."""
+    if isinstance(value, dict):
+        return {_json_key(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return as_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _json_key(key: Any) -> str:
+    plain = jsonable(key)
+    return plain if isinstance(plain, str) else json.dumps(plain, ensure_ascii=False, separators=(",", ":"))

@@ -125,8 +125,8 @@ def quarantine_facets(store, q: Query) -> pl.DataFrame:
         Option("table_name", "choice", None, "only rows meant for this table", TABLES),
         Option("rule", "str", None, "only rows that broke exactly this rule"),
         Option("load_id", "str", None, "only rows set aside by this load"),
-        Option("limit", "int", 0, "rows per page (0: all)", minimum=0),
-        Option("offset", "int", 0, "rows to skip (paging)", minimum=0),
+        Option("limit", "int", 0, "rows per page (0: all)", minimum=0, maximum=1_000_000),
+        Option("offset", "int", 0, "rows to skip (paging)", minimum=0, maximum=1_000_000_000),
     ),
     area="data",
 )

@@ -61,7 +61,8 @@ def _matches(alias: str, param: str) -> str:
     options=(
         Option("steps", "list", None, "the funnel's steps in order: event names or page paths, comma-separated",
                required="A funnel needs its steps: give --option steps=first,second,... (event names or page paths)."),
-        Option("window_days", "int", 14, "days from a user's first step within which the later steps count", minimum=1),
+        Option("window_days", "int", 14, "days from a user's first step within which the later steps count", minimum=1,
+               maximum=3650),
     ),
     area="activity",
 )

@@ -17,8 +17,12 @@ from typing import Any
 import polars as pl
 
 from pulse.query import FILTERS, Query, QueryError, parse_date
-from pulse.schema import BOOLEAN_WORDS, EVENT_TYPES
+from pulse.schema import BOOLEAN_WORDS, EVENT_TYPES, MONEY
 from pulse.settings import parse_limits
+
+# The largest amount the store's money type holds; a bound beyond it compares with nothing
+# stored and cannot be bound as that type.
+LARGEST_AMOUNT = Decimal(10) ** (MONEY.precision - MONEY.scale) - Decimal(1).scaleb(-MONEY.scale)
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,8 @@ class Option:
     """A metric option as the user gives it (text), declared with everything that checks it.
 
     kind is int, bool, choice, list, date, str, amount (a decimal) or limits (plan=calls
-    pairs). A list with choices accepts only those items. `required` is the sentence shown
+    pairs). A list with choices accepts only those items. An int lies between `minimum` and
+    `maximum`, so no value overflows the SQL it is bound into. `required` is the sentence shown
     when the option is missing; `invalid`, when given, the sentence for a wrong value
     ({value} is the offending value or item, {choices} the choices). `setting` names the
     store setting that gives the default (session_timeout, api_limits), so a page, an
@@ -39,6 +44,7 @@ class Option:
     help: str
     choices: tuple[str, ...] = ()
     minimum: int | None = None
+    maximum: int | None = None
     required: str | None = None
     invalid: str | None = None
     setting: str | None = None
@@ -58,7 +64,7 @@ class Option:
                 value = int(text)
             except ValueError:
                 raise bad() from None
-            if self.minimum is not None and value < self.minimum:
+            if (self.minimum is not None and value < self.minimum) or (self.maximum is not None and value > self.maximum):
                 raise bad()
             return value
         if self.kind == "bool":
@@ -81,9 +87,14 @@ class Option:
             return parse_date(text, f"option {self.name}")
         if self.kind == "amount":
             try:
-                return Decimal(text)
+                amount = Decimal(text)
             except InvalidOperation:
-                raise QueryError(f"Option {self.name}={text!r} is not an amount; use a number such as 9.99.") from None
+                amount = Decimal("NaN")
+            if not amount.is_finite():
+                raise QueryError(f"Option {self.name}={text!r} is not an amount; use a number such as 9.99.")
+            if abs(amount) > LARGEST_AMOUNT:
+                raise QueryError(f"Option {self.name}={text!r} is beyond any amount Pulse stores (at most {LARGEST_AMOUNT}).")
+            return amount
         if self.kind == "limits":
             try:
                 return parse_limits(text)
@@ -95,6 +106,10 @@ class Option:
         if self.kind == "choice":
             return f"one of {'|'.join(self.choices)}"
         if self.kind == "int":
+            if self.minimum is not None and self.maximum is not None:
+                return f"a whole number from {self.minimum} to {self.maximum}"
+            if self.maximum is not None:
+                return f"a whole number <= {self.maximum}"
             return "a whole number" + (f" >= {self.minimum}" if self.minimum is not None else "")
         if self.kind == "list" and self.choices:
             return f"some of {','.join(self.choices)}"

@@ -29,13 +29,13 @@ MODE = Option(
     choices=("first_time", "recurring"),
 )
 CUMULATIVE = Option("cumulative", "bool", False, "retained at an offset = active in that period or any later one in the range")
-PERIODS = Option("periods", "int", 8, "how many offsets to show (0 … N-1)", minimum=1)
+PERIODS = Option("periods", "int", 8, "how many offsets to show (0 … N-1)", minimum=1, maximum=1000)
 DIMENSION = Option(
     "dimension", "choice", "plan", "the user attribute the curve is split by",
     choices=("plan", "country", "device_type", "auth_provider"),
 )
 INACTIVE_DAYS = Option("inactive_days", "int", 30, "days without activity before --end after which a user counts as gone",
-                       minimum=0)
+                       minimum=0, maximum=3650)
 RETENTION_OPTIONS = (MODE, CUMULATIVE, PERIODS, EVENT_TYPE)
 
 DAY_N = (1, 7, 14, 30, 60, 90)
@@ -208,7 +208,7 @@ def retention_curve(store, q: Query) -> pl.DataFrame:
 
 
 TOP = Option("top", "int", 0, "keep the N groups with the most members and merge the rest into \"Other\" (0: every group)",
-             minimum=0)
+             minimum=0, maximum=1000)
 OTHER = "Other"
 
 

@@ -218,7 +218,7 @@ CUSTOMER_SORTS = ("user_id", "orders", "total_spent", "last_purchase", "recency_
     options=(
         Option("sort", "choice", "user_id", "order the buyers by this column", CUSTOMER_SORTS),
         Option("descending", "bool", False, "sort from the highest value down"),
-        Option("limit", "int", 0, "keep only the first N buyers (0: all)", minimum=0),
+        Option("limit", "int", 0, "keep only the first N buyers (0: all)", minimum=0, maximum=1_000_000),
     ),
     area="purchases",
 )
@@ -327,8 +327,8 @@ TRANSACTION_SORTS = ("ts", "amount", "user_id", "kind", "status", "category", "p
         Option("max_amount", "amount", None, "only rows of at most this amount"),
         Option("sort", "choice", "ts", "order the rows by this column", TRANSACTION_SORTS),
         Option("descending", "bool", True, "sort from the highest (newest) value down"),
-        Option("limit", "int", 0, "rows per page (0: all)", minimum=0),
-        Option("offset", "int", 0, "rows to skip (paging)", minimum=0),
+        Option("limit", "int", 0, "rows per page (0: all)", minimum=0, maximum=1_000_000),
+        Option("offset", "int", 0, "rows to skip (paging)", minimum=0, maximum=1_000_000_000),
     ),
     area="purchases",
 )

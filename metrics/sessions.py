@@ -22,7 +22,7 @@ from pulse.query import Query
 
 SESSION_TIMEOUT = Option(
     "session_timeout_minutes", "int", None, "minutes of inactivity after which the next event starts a new session",
-    minimum=1, setting="session_timeout",
+    minimum=1, maximum=24 * 60, setting="session_timeout",
 )
 
 # (label, upper bound in seconds, exclusive) in METRICS.md's order; each bucket starts where

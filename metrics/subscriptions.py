@@ -230,7 +230,8 @@ def subscription_status(store, q: Query) -> pl.DataFrame:
 @metric(
     "trial_conversion",
     ["cohort", "trials", "converted", "conversion_rate", "median_days_to_convert"],
-    options=(Option("within_days", "int", 30, "days after a trial starts in which a paid period counts", minimum=0),),
+    options=(Option("within_days", "int", 30, "days after a trial starts in which a paid period counts", minimum=0,
+                   maximum=3650),),
     area="revenue",
 )
 def trial_conversion(store, q: Query) -> pl.DataFrame:

@@ -251,8 +251,8 @@ _TRANSACTION_TYPES = {"purchase", "refund", "failed_payment", "pending_payment"}
         USER_ID,
         Option("types", "list", TIMELINE_TYPES, f"row types to show: {', '.join(TIMELINE_TYPES)}", TIMELINE_TYPES,
                invalid="Unknown timeline type {value!r}; use some of: {choices}."),
-        Option("limit", "int", 0, "rows per page (0: all)", minimum=0),
-        Option("offset", "int", 0, "rows to skip (paging)", minimum=0),
+        Option("limit", "int", 0, "rows per page (0: all)", minimum=0, maximum=1_000_000),
+        Option("offset", "int", 0, "rows to skip (paging)", minimum=0, maximum=1_000_000_000),
     ),
     area="user",
 )

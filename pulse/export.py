@@ -10,12 +10,21 @@ from __future__ import annotations
 import polars as pl
 
 FLOAT_DECIMALS = 6
+# A spreadsheet runs a cell that begins with one of these as a formula (`=HYPERLINK(...)`,
+# `+cmd|...`, `@SUM(...)`); a leading quote makes it text (OWASP, "CSV Injection").
+FORMULA_START = r"^[=+\-@\t\r]"
 
 
 def to_csv(frame: pl.DataFrame) -> str:
     floats = [name for name, dtype in frame.schema.items() if dtype.is_float()]
     categorical = [name for name, dtype in frame.schema.items() if dtype in (pl.Categorical, pl.Enum) or isinstance(dtype, pl.Enum)]
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
     rounded = frame.with_columns(
         [pl.col(name).round(FLOAT_DECIMALS) for name in floats] + [pl.col(name).cast(pl.String) for name in categorical]
     )
-    return rounded.write_csv(datetime_format="%Y-%m-%d %H:%M:%S", date_format="%Y-%m-%d")
+    # Only text: a number such as a negative amount is data, and stays a number.
+    safe = rounded.with_columns(
+        pl.when(pl.col(name).str.contains(FORMULA_START)).then(pl.lit("'") + pl.col(name)).otherwise(pl.col(name)).alias(name)
+        for name in text + categorical
+    )
+    return safe.write_csv(datetime_format="%Y-%m-%d %H:%M:%S", date_format="%Y-%m-%d")

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from pulse.periods import INTERVALS, period_end, period_start, periods_between
-from pulse.schema import DEVICE_TYPES
+from pulse.schema import DEVICE_TYPES, FIRST_DAY, LAST_DAY, SUPPORTED_DAYS
 
 FILTERS = ("country", "device_type", "plan")
 
@@ -21,12 +21,21 @@ class QueryError(Exception):
 
 
 def parse_date(value: str | date, what: str = "date") -> date:
+    """A day the user gave, refused with one sentence when it is not a date Pulse supports.
+
+    Every date from the command line, the filter bar and date options passes here, so no
+    metric meets a day whose period or local midnight falls off the calendar.
+    """
     if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise QueryError(f"The {what} {value!r} is not a date; use YYYY-MM-DD, e.g. 2024-03-01.") from None
+        day = value
+    else:
+        try:
+            day = date.fromisoformat(str(value).strip())
+        except ValueError:
+            raise QueryError(f"The {what} {value!r} is not a date; use YYYY-MM-DD, e.g. 2024-03-01.") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise QueryError(f"The {what} {day.isoformat()} is outside the days Pulse supports, {SUPPORTED_DAYS}.")
+    return day
 
 
 @dataclass(frozen=True)

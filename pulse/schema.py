@@ -8,10 +8,19 @@ store computes them on write, in the reporting timezone.
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 
 MONEY = pl.Decimal(18, 4)
 TS = pl.Datetime("us")
+
+# The days Pulse supports, in UTC and in the reporting timezone alike: a timestamp outside
+# them is quarantined and a query outside them refused, so a local day always exists and
+# a period's end (up to a month later) still fits every date type on the way.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(2199, 12, 31)
+SUPPORTED_DAYS = f"{FIRST_DAY} to {LAST_DAY}"
 
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "users": {

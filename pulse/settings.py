@@ -45,6 +45,8 @@ class Settings:
 
 
 _ENV = {f.name: f"PULSE_{f.name.upper()}" for f in fields(Settings)}
+# A monthly limit beyond any real plan's, and well inside the 64-bit count it is compared with.
+MAX_API_CALLS = 10**12
 # Staff sign-in arrives with the admin accounts; until then the app is open to whoever reaches it.
 _SIGN_IN_MODES = ("none",)
 
@@ -57,8 +59,9 @@ def parse_limits(value: object) -> tuple[tuple[str, int], ...]:
     out = {}
     for pair in pairs:
         plan, sep, calls = pair.partition("=")
-        if not sep or not plan.strip() or not calls.strip().isdigit() or int(calls) == 0:
-            raise ValueError(f"The API limit {pair.strip()!r} is not plan=calls with a whole number above 0, e.g. free=1000.")
+        if not sep or not plan.strip() or not calls.strip().isdigit() or not 0 < int(calls) <= MAX_API_CALLS:
+            raise ValueError(f"The API limit {pair.strip()!r} is not plan=calls with a whole number from 1 to {MAX_API_CALLS}, "
+                             "e.g. free=1000.")
         out[plan.strip()] = int(calls)
     if not out:
         raise ValueError("The API limits are empty; give plan=calls pairs, e.g. free=1000,pro=50000.")

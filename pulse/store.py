@@ -7,19 +7,21 @@ hand back DuckDB's cached instance of the file as it was before the last publish
 A writer takes an exclusive lock next to the file, copies the published file, loads into
 the copy, rebuilds the derived tables, checkpoints and `os.replace`s the copy into place.
 A load that fails or is killed leaves the published file untouched; its copy is deleted
-(or, after a SIGKILL, swept up by the next writer).
+(or, after a SIGKILL, swept up by the next command that writes). An erasure publishes a
+fresh file written table by table, so no erased value survives in the copy's free pages.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -76,6 +78,37 @@ CREATE TABLE quarantine (
 );
 CREATE TABLE meta (key VARCHAR NOT NULL, value VARCHAR);
 """
+# Users `pulse user forget` erased, by a salted hash of their id (the id itself is gone), so
+# a later load of their rows can set them aside. Created on open for stores older than it.
+_ERASED_DDL = "CREATE TABLE IF NOT EXISTS erased_users (id_hash VARCHAR NOT NULL, erased_at TIMESTAMP NOT NULL)"
+# Whitespace the loaders strip from column names and keys (Python's str.strip, polars' strip_chars).
+_WHITESPACE = " \t\n\r\x0b\x0c"
+# Each quarantined raw row (JSON of the values as read) as (rid, column name, value), both
+# normalised as the loaders read them: the name stripped and lower-cased, the value stripped.
+_QUARANTINE_CELLS = f"""
+SELECT q.rowid AS rid, lower(trim(j.key, '{_WHITESPACE}')) AS name, trim(j.value ->> '$', '{_WHITESPACE}') AS value
+FROM quarantine q, json_each(CASE WHEN json_valid(q.raw) AND starts_with(q.raw, '{{') THEN q.raw END) j
+"""
+# The quarantined rows of a user (rowids): the id in any spelling of the user_id column, or
+# one of $emails (lower case) in the email column. Bind user_quarantine's parameters.
+USER_QUARANTINE = f"""
+SELECT rid FROM ({_QUARANTINE_CELLS})
+WHERE (name = 'user_id' AND value = $user_id) OR (name = 'email' AND list_contains($emails, lower(value)))
+"""
+
+
+def user_quarantine(con: duckdb.DuckDBPyConnection, user_id: str) -> dict[str, Any]:
+    """The parameters of USER_QUARANTINE for a user: the id, and every email the store knows
+    for them (theirs in users, and any in a quarantined row with their id, which the users
+    table may never have got)."""
+    emails = con.execute(
+        f"""SELECT lower(trim(email, '{_WHITESPACE}')) FROM users WHERE user_id = $user_id AND email IS NOT NULL
+            UNION SELECT lower(value) FROM ({_QUARANTINE_CELLS})
+            WHERE name = 'email' AND value IS NOT NULL
+              AND rid IN (SELECT rid FROM ({_QUARANTINE_CELLS}) WHERE name = 'user_id' AND value = $user_id)""",
+        {"user_id": user_id},
+    ).fetchall()
+    return {"user_id": user_id, "emails": sorted(e for (e,) in emails)}
 
 # Columns the store computes from ts in the reporting timezone.
 _LOCAL_COLUMNS = {
@@ -129,6 +162,45 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _fresh_path(work: Path) -> Path:
+    return work.with_name(work.name + ".fresh")
+
+
+def _fresh_copy(work: Path) -> Path:
+    """A new file holding `work`'s tables, written table by table, and `work` deleted.
+
+    DuckDB reuses a deleted row's pages but does not wipe them, so after an erasure the
+    copy still holds the erased values in free space; a new file holds only live rows.
+    """
+    fresh = _fresh_path(work)
+    con = duckdb.connect()
+    try:
+        con.execute("ATTACH ? AS old (READ_ONLY)", [str(work)])
+        con.execute("ATTACH ? AS fresh", [str(fresh)])
+        con.execute("COPY FROM DATABASE old TO fresh")
+        con.execute("DETACH fresh")
+    finally:
+        con.close()
+    work.unlink()
+    return fresh
+
+
+def _json_object(line: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _changed(value: Any, change: Callable[[Any], Any]) -> Any:
+    if isinstance(value, dict):
+        return {k: _changed(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_changed(v, change) for v in value]
+    return change(value)
+
+
 class Store:
     """A handle on the store file; cheap to create, safe to share between threads."""
 
@@ -172,8 +244,13 @@ class Store:
                 if version == "missing":
                     self.require()
                 con = duckdb.connect()
-                con.execute("ATTACH ? AS store (READ_ONLY)", [str(self.path)])
-                con.execute("USE store")
+                try:
+                    con.execute("ATTACH ? AS store (READ_ONLY)", [str(self.path)])
+                    con.execute("USE store")
+                    con.execute("SELECT value FROM meta WHERE key = 'schema_version'")
+                except duckdb.Error as exc:
+                    con.close()
+                    raise self._damaged(exc) from None
                 # Older connections stay open for queries already running in other threads.
                 self._reader = (version, con)
             return self._reader[1]
@@ -187,6 +264,12 @@ class Store:
             yield cur
         finally:
             cur.close()
+
+    def _damaged(self, exc: duckdb.Error, copy: Path | None = None) -> StoreError:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if copy is not None:
+            reason = reason.replace(str(copy), str(self.path))  # the user knows the store, not its private copy
+        return StoreError(f"The store at {self.path} cannot be opened: it is damaged or not a Pulse store ({reason}).")
 
     def fetch(self, sql: str, params: list | dict | None = None) -> pl.DataFrame:
         with self.read() as con:
@@ -221,37 +304,105 @@ class Store:
         """Kept beside the store, so failed loads are recorded without touching the store."""
         return self.path.with_name(self.path.name + ".loads.jsonl")
 
-    def log(self, entry: dict[str, Any]) -> None:
+    @contextmanager
+    def _log_lock(self) -> Iterator[None]:
+        """Appends wait while an erasure rewrites the log, so no entry is lost in between."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "a", encoding="utf-8") as fh:
+        with open(self.log_path.with_name(self.log_path.name + ".lock"), "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def log(self, entry: dict[str, Any]) -> None:
+        with self._log_lock(), open(self.log_path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry, default=str) + "\n")
 
-    def load_log(self) -> list[dict[str, Any]]:
+    def read_load_log(self) -> tuple[list[dict[str, Any]], int]:
+        """The log's entries, oldest first, and how many lines could not be read (a log cut
+        short by a full disk, or edited by hand): those are skipped, not fatal."""
         if not self.log_path.exists():
-            return []
-        with open(self.log_path, encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
+            return [], 0
+        entries, unreadable = [], 0
+        with open(self.log_path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.strip():
+                    entry = _json_object(line)
+                    if entry is None:
+                        unreadable += 1
+                    else:
+                        entries.append(entry)
+        return entries, unreadable
+
+    def load_log(self) -> list[dict[str, Any]]:
+        return self.read_load_log()[0]
+
+    def rewrite_log(self, change: Callable[[Any], Any]) -> None:
+        """Replace every value of every entry by change(value), atomically (for an erasure).
+
+        A line that cannot be read is rewritten as a JSON string, so change sees it too.
+        """
+        if not self.log_path.exists():
+            return
+        with self._log_lock():
+            lines = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+            entries = []
+            for line in filter(str.strip, lines):
+                entry = _json_object(line)
+                entries.append(line if entry is None else entry)
+            work = self.log_path.with_name(f"{self.log_path.name}.next-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+            with open(work, "w", encoding="utf-8") as fh:
+                fh.writelines(json.dumps(_changed(entry, change), default=str) + "\n" for entry in entries)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(work, self.log_path)
 
     # -- writing -----------------------------------------------------------------------------
+
+    @property
+    def _lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    @property
+    def _spill_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".tmp")
+
+    def _sweep_leftovers(self) -> None:
+        """Delete what killed writers left beside the store: only ever under the lock, when
+        no writer can be using them."""
+        for name in (self.path.name, self.log_path.name):  # an erasure rewrites the log under the lock too
+            for stale in self.path.parent.glob(name + ".next-*"):
+                stale.unlink(missing_ok=True)
+        shutil.rmtree(self._spill_path, ignore_errors=True)
+
+    def sweep(self) -> None:
+        """Sweep leftovers of killed loads now, unless a writer is at work (then it is its job)."""
+        if not self.path.parent.is_dir():
+            return
+        with open(self._lock_path, "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            try:
+                self._sweep_leftovers()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     @contextmanager
     def writer(self, source: str) -> Iterator[Writer]:
         """Load into a private copy and publish it at the end of the block, or not at all."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        with open(lock_path, "a+") as lock:
+        with open(self._lock_path, "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                for stale in self.path.parent.glob(self.path.name + ".next-*"):
-                    stale.unlink(missing_ok=True)
+                self._sweep_leftovers()
                 work = self.path.with_name(f"{self.path.name}.next-{os.getpid()}-{uuid.uuid4().hex[:8]}")
                 fresh = not self.path.exists()
                 if not fresh:
                     shutil.copyfile(self.path, work)
-                con = duckdb.connect(str(work))
-                # A load larger than memory spills to disk beside the store instead of growing.
-                con.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
-                con.execute("SET temp_directory = ?", [str(self.path.with_name(self.path.name + ".tmp"))])
+                con = self._open_copy(work, fresh)
                 writer = Writer(self, con, source)
                 try:
                     if fresh:
@@ -261,20 +412,38 @@ class Store:
                     yield writer
                     changed = writer.finish()
                     con.close()
+                    published = _fresh_copy(work) if writer.rewrites else work
                     if changed or fresh:
-                        with open(work, "rb+") as fh:
+                        with open(published, "rb+") as fh:
                             os.fsync(fh.fileno())
-                        os.replace(work, self.path)
+                        os.replace(published, self.path)
                         _fsync_dir(self.path.parent)
                     else:
-                        work.unlink()
+                        published.unlink()
                 except BaseException:
                     con.close()
-                    work.unlink(missing_ok=True)
-                    Path(str(work) + ".wal").unlink(missing_ok=True)
+                    for leftover in (work, _fresh_path(work)):
+                        leftover.unlink(missing_ok=True)
+                        leftover.with_name(leftover.name + ".wal").unlink(missing_ok=True)
                     raise
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _open_copy(self, work: Path, fresh: bool) -> duckdb.DuckDBPyConnection:
+        con = None
+        try:
+            con = duckdb.connect(str(work))
+            if not fresh:
+                con.execute("SELECT key, value FROM meta").fetchall()
+        except duckdb.Error as exc:
+            if con is not None:
+                con.close()
+            work.unlink(missing_ok=True)
+            raise self._damaged(exc, work) from None
+        # A load larger than memory spills to disk beside the store instead of growing.
+        con.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
+        con.execute("SET temp_directory = ?", [str(self._spill_path)])
+        return con
 
 
 class Writer:
@@ -291,11 +460,14 @@ class Writer:
         self._seq = 0
         self._force_rebuild = False
         self._changed = False
+        # Set by an erasure: publish a fresh file rather than the copy (see _fresh_copy).
+        self.rewrites = False
 
     def create_schema(self) -> None:
         for name, values in _ENUMS.items():
             self.con.execute(f"CREATE TYPE {name} AS ENUM ({', '.join(repr(v) for v in values)})")
         self.con.execute(_DDL)
+        self.con.execute(_ERASED_DDL)
         self.con.executemany(
             "INSERT INTO meta VALUES (?, ?)",
             [
@@ -320,6 +492,7 @@ class Writer:
                 self._force_rebuild = True
         if self._force_rebuild:
             self._recompute_local_columns()
+        self.con.execute(_ERASED_DDL)
 
     def _recompute_local_columns(self) -> None:
         for table, columns in _LOCAL_COLUMNS.items():
@@ -347,32 +520,80 @@ class Writer:
         self.con.unregister("batch")
 
     def quarantine(self, table: str, bad: pl.DataFrame) -> None:
-        """Keep rows that broke a rule, with where they came from and why."""
+        """Keep rows that broke a rule, with where they came from and why.
+
+        A row already quarantined (same table, source, row number, rule and raw row: the
+        same file loaded again) is counted but not kept twice.
+        """
         if bad.height == 0:
             return
         self.report(table).quarantined += bad.height
         self.con.register("bad_rows", bad.select("source", "row_number", "rule", "raw"))
-        self.con.execute(
-            "INSERT INTO quarantine SELECT ?, ?, source, row_number, rule, raw, now()::TIMESTAMP FROM bad_rows",
-            [self.load_id, table],
-        )
+        added = self.con.execute(
+            """
+            INSERT INTO quarantine SELECT ?, ?, source, row_number, rule, raw, now()::TIMESTAMP FROM bad_rows b
+            WHERE NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.table_name = ? AND q.source = b.source
+                              AND q.row_number IS NOT DISTINCT FROM b.row_number AND q.rule = b.rule
+                              AND q.raw IS NOT DISTINCT FROM b.raw)
+            """,
+            [self.load_id, table, table],
+        ).fetchall()[0][0]
         self.con.unregister("bad_rows")
-        self._changed = True
+        self._changed = self._changed or added > 0
 
     def report(self, table: str) -> TableReport:
         return self.reports.setdefault(table, TableReport(table))
 
-    def delete_user(self, user_id: str) -> dict[str, int]:
-        """Erase one user from every input table and the quarantine; returns rows removed per table."""
+    def user_hash(self, user_id: str) -> str:
+        """A user's id as erasures record it: salted with this store's own salt, so the hash
+        recognises the id on a later load but is no use against another store's."""
+        return hashlib.sha256((self._erasure_salt() + user_id).encode()).hexdigest()
+
+    def _erasure_salt(self) -> str:
+        # fetchall throughout: DuckDB refuses to register a frame while a result is unfinished.
+        salt = self.con.execute("SELECT value FROM meta WHERE key = 'erasure_salt'").fetchall()
+        if not salt:
+            salt = [(uuid.uuid4().hex,)]
+            self.con.execute("INSERT INTO meta VALUES ('erasure_salt', ?)", [salt[0][0]])
+        return salt[0][0]
+
+    def erased_filter(self) -> Callable[[pl.Series], pl.Series] | None:
+        """Which of a batch's user ids were erased (for loaders.validate.check); None when no
+        user ever was, so an ordinary load pays nothing."""
+        if not self.con.execute("SELECT count(*) FROM erased_users").fetchall()[0][0]:
+            return None
+        salt = self._erasure_salt()
+
+        def erased(user_ids: pl.Series) -> pl.Series:
+            self.con.register("batch_ids", user_ids.rename("user_id").to_frame())
+            found = self.con.execute(
+                "SELECT DISTINCT user_id FROM batch_ids WHERE sha256(? || user_id) IN (SELECT id_hash FROM erased_users)",
+                [salt],
+            ).fetchall()
+            self.con.unregister("batch_ids")
+            return user_ids.is_in([row[0] for row in found]).fill_null(False)
+
+        return erased
+
+    def erase_user(self, user_id: str) -> dict[str, int]:
+        """Erase one user from every input table and the quarantine, and record the erasure;
+        returns rows removed per table (nothing is recorded when there was nothing).
+
+        Quarantined rows go by the id in any spelling of its column and by every email the
+        store knows for the user. The derived tables are rebuilt and the store rewritten.
+        """
+        matching = user_quarantine(self.con, user_id)
         removed = {}
         for table in SCHEMAS:
-            removed[table] = self.con.execute(f"DELETE FROM {table} WHERE user_id = ?", [user_id]).fetchone()[0]
+            removed[table] = self.con.execute(f"DELETE FROM {table} WHERE user_id = ?", [user_id]).fetchall()[0][0]
         removed["quarantine"] = self.con.execute(
-            "DELETE FROM quarantine WHERE json_extract_string(raw, '$.user_id') = ?", [user_id]
-        ).fetchone()[0]
+            f"DELETE FROM quarantine WHERE rowid IN (SELECT rid FROM ({USER_QUARANTINE}))", matching
+        ).fetchall()[0][0]
         if any(removed.values()):
+            self.con.execute("INSERT INTO erased_users VALUES (?, now()::TIMESTAMP)", [self.user_hash(user_id)])
             self._changed = True
             self._force_rebuild = True
+            self.rewrites = True
         return removed
 
     def _merge(self, table: str) -> None:

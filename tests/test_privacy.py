@@ -88,8 +88,10 @@ def test_forget_user_erases_every_row_and_logs_who_asked(store):
     assert store.scalar("SELECT count(*) FROM people WHERE user_id = 'u2'") == 1
     assert store.scalar("SELECT count(*) FROM transactions WHERE user_id = 'u2'") == 1
     entry = store.load_log()[-1]
-    assert {k: entry[k] for k in ("source", "outcome", "erased_user", "actor", "removed")} == {
-        "source": "forget u1", "outcome": "erased", "erased_user": "u1", "actor": "dpo@example.com", "removed": removed,
+    hashed = entry["erased_user"]
+    assert store.scalar("SELECT list(id_hash) FROM erased_users") == [hashed]
+    assert {k: entry[k] for k in ("source", "outcome", "actor", "removed")} == {
+        "source": f"forget {hashed}", "outcome": "erased", "actor": "dpo@example.com", "removed": removed,
     }
     assert entry["started"] <= entry["finished"]
 
