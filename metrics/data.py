@@ -8,7 +8,6 @@ today would otherwise vanish from a range that ends before today. Times are UTC.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -74,17 +73,7 @@ def load_log(store, q: Query) -> pl.DataFrame:
     short by a full disk, say) is a row of its own with outcome unreadable, so it neither
     hides the rest nor goes unnoticed.
     """
-    # Read line by line rather than through Store.load_log, which stops at the first bad line.
-    lines = store.log_path.read_text(encoding="utf-8").splitlines() if store.log_path.exists() else []
-    rows = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            entry = None
-        rows.append(_log_row(entry) if isinstance(entry, dict) else _unreadable_row(number))
+    rows = [_unreadable_row(number) if entry is None else _log_row(entry) for number, entry in store.log_lines()]
     # The log is appended in time order, and a rebuild logs no time: the file's order is the truth.
     return pl.DataFrame(rows[::-1], schema=LOG_SCHEMA)
 

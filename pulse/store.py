@@ -319,21 +319,20 @@ class Store:
         with self._log_lock(), open(self.log_path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry, default=str) + "\n")
 
-    def read_load_log(self) -> tuple[list[dict[str, Any]], int]:
-        """The log's entries, oldest first, and how many lines could not be read (a log cut
-        short by a full disk, or edited by hand): those are skipped, not fatal."""
+    def log_lines(self) -> list[tuple[int, dict[str, Any] | None]]:
+        """(line number, entry) for every line of the log that is not blank, oldest first; the
+        entry is None for a line that cannot be read (a log cut short by a full disk, or
+        edited by hand), which is never fatal."""
         if not self.log_path.exists():
-            return [], 0
-        entries, unreadable = [], 0
+            return []
         with open(self.log_path, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.strip():
-                    entry = _json_object(line)
-                    if entry is None:
-                        unreadable += 1
-                    else:
-                        entries.append(entry)
-        return entries, unreadable
+            return [(number, _json_object(line)) for number, line in enumerate(fh, start=1) if line.strip()]
+
+    def read_load_log(self) -> tuple[list[dict[str, Any]], int]:
+        """The log's readable entries, oldest first, and how many lines could not be read."""
+        lines = self.log_lines()
+        entries = [entry for _, entry in lines if entry is not None]
+        return entries, len(lines) - len(entries)
 
     def load_log(self) -> list[dict[str, Any]]:
         return self.read_load_log()[0]
