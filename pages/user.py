@@ -3,7 +3,7 @@
 import streamlit as st
 
 from metrics import registry
-from ui import cache, charts
+from ui import cache, charts, url
 from ui import components as ui
 from ui import format as fmt
 from ui.filters import current_query
@@ -21,6 +21,7 @@ FIGURE_LABELS = {
 TYPE_LABELS = {"event": "Events", "session": "Sessions", "purchase": "Purchases", "refund": "Refunds",
                "failed_payment": "Failed payments", "pending_payment": "Pending payments", "plan_change": "Plan changes"}
 SPENDING_LABELS = {"category": "By category", "provider": "By provider", "month": "By month"}
+SPENDING_VALUES = {"category": "Category", "provider": "Provider", "month": "Month"}
 
 spending_dimensions = registry.get("user_spending").option("dimension").choices
 timeline_types = registry.get("user_timeline").option("types").choices
@@ -36,7 +37,7 @@ with ui.shows_errors():
                  for r in found.iter_rows(named=True)}
         picked = st.selectbox(f"{found.height} found (at most 20 shown)", list(names), format_func=names.get)
         st.session_state["user_page_id"] = picked
-        st.query_params["user"] = picked
+        url.keep("user", picked)
     # The user picked by search, or given in the link as ?user=ID, stays picked across reruns
     # until a search finds nobody.
     nobody = found is not None and found.is_empty()
@@ -47,13 +48,13 @@ with ui.shows_errors():
 
     profile = cache.metric("user_profile", q, user_id=user_id).row(0, named=True)
     st.header(profile["name"] or profile["email"] or user_id)
-    st.caption(f"User {user_id} · figures as of the end of {q.end}; activity, spending and timeline for "
-               f"{q.range_start} – {q.range_end}.")
+    activity_range = fmt.widened(q.start, q.end, q.range_start, q.range_end, q.interval) or fmt.span(q.start, q.end)
+    st.caption(f"User {user_id} · figures as of the end of {q.end}; activity, spending and timeline for {activity_range}.")
     consent = "yes" if profile["marketing_opt_in"] else "no"
     st.markdown(
-        f"**Email** {profile['email'] or '–'} · **Signed up** {fmt.moment(profile['signup_at'])} · "
-        f"**Country** {profile['country'] or '–'} · **Timezone** {profile['timezone'] or '–'} · "
-        f"**Plan** {profile['plan'] or '–'} · **Signs in with** {profile['auth_provider'] or '–'} · "
+        f"**Email** {profile['email'] or fmt.EMPTY} · **Signed up** {fmt.moment(profile['signup_at'])} · "
+        f"**Country** {profile['country'] or fmt.EMPTY} · **Timezone** {profile['timezone'] or fmt.EMPTY} · "
+        f"**Plan** {profile['plan'] or fmt.EMPTY} · **Signs in with** {profile['auth_provider'] or fmt.EMPTY} · "
         f"**Marketing email** {consent}  \n"
         f"**First seen** {fmt.moment(profile['first_seen'])} · **Last seen** {fmt.moment(profile['last_seen'])}"
     )
@@ -65,15 +66,18 @@ with ui.shows_errors():
     with hours_col:
         st.subheader("When they are active")
         ui.chart(charts.weekday_hours(cache.metric("user_hours", q, user_id=user_id)))
-        ui.caption("user_hours")
+        ui.caption("user_hours", text="One user's events by weekday and hour of the day in the reporting timezone.")
     with spending_col:
         st.subheader("Spending")
         for tab, dimension in zip(st.tabs([SPENDING_LABELS[d] for d in spending_dimensions]), spending_dimensions):
             with tab:
                 spending = cache.metric("user_spending", q, user_id=user_id, dimension=dimension)
-                ui.chart_with_table(charts.bars(spending, "amount", "value", "Net spend", values="money", details=("orders",)),
+                months = "month" if dimension == "month" else None
+                ui.chart_with_table(charts.bars(spending, "amount", "value", "Net spend", values="money", details=("orders",),
+                                                periods=months),
                                     spending, "user_spending", q, "spending", key=f"spending-{dimension}",
-                                    money_columns=("amount",))
+                                    money_columns=("amount",), labels={"value": SPENDING_VALUES[dimension]},
+                                    dates={"value": "month"} if months else None)
         ui.caption("user_spending")
 
     st.subheader("Subscription history")
@@ -83,15 +87,19 @@ with ui.shows_errors():
     ui.caption("user_subscriptions", "Times in UTC.")
 
     st.subheader("Timeline")
-    types = st.multiselect("Show", timeline_types, default=timeline_types, format_func=TYPE_LABELS.get,
-                           key=f"timeline_types-{user_id}")
+    types = st.multiselect("Show", timeline_types, format_func=TYPE_LABELS.get, key="timeline_types",
+                           default=url.get_list("types", timeline_types, timeline_types, what="timeline types"))
+    url.keep("types", types, list(timeline_types))
     page_key = f"timeline_page-{user_id}-{','.join(types)}"
     page = st.session_state.get(page_key, 0)
     if types:
         timeline = cache.metric("user_timeline", q, user_id=user_id, types=",".join(types), limit=PAGE_SIZE,
                                 offset=page * PAGE_SIZE)
         if not ui.empty(timeline, "activity"):
-            ui.table(timeline, "user_timeline", q, money_columns=("amount",), key="timeline")
+            ui.table(timeline, "user_timeline", q, money_columns=("amount",), key="timeline",
+                     empty={"amount": "nothing paid: an event, a session or the end of a period"})
         ui.pager(page_key, more=timeline.height == PAGE_SIZE, note=f"Page {page + 1} · newest first · times in UTC",
                  back="Newer", forward="Older")
+    else:
+        st.info("Pick at least one kind of item to show.", icon=":material/filter_alt:")
     ui.caption("user_timeline")

@@ -55,16 +55,19 @@ def store_path(tmp_path_factory):
 
 @pytest.fixture
 def page(store_path, monkeypatch):
-    """page(name) -> an AppTest of pages/<name>.py after one run against the small store."""
+    """page(name, **link) -> an AppTest of pages/<name>.py after one run against the small store,
+    opened by a link with these page parameters."""
     monkeypatch.setenv("PULSE_STORE", str(store_path))
     monkeypatch.setenv("PULSE_ADMIN_DB", f"sqlite:///{store_path.parent / 'admin.db'}")
     # The app's caches live in this process: start from a clean slate for this store.
     st.cache_resource.clear()
     st.cache_data.clear()
 
-    def run(name: str) -> AppTest:
+    def run(name: str, **link: str) -> AppTest:
         at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=60)
         at.session_state["query"] = QUERY
+        for key, value in link.items():
+            at.query_params[key] = value
         at.run()
         assert not at.exception, at.exception
         assert not at.error, [e.value for e in at.error]
@@ -90,12 +93,13 @@ def test_purchases_page(page):
         "Gross revenue": "$179.00", "Refunds": "$30.00", "Net revenue": "$149.00", "Average order value": "$59.67",
         "Orders": "3", "Buyers": "2", "Failed payments": "1", "Failure rate": "25.0%",
     }
-    assert "€999.00 (1 orders)" in at.info[0].value
+    assert "€999.00 (1 order)" in at.info[0].value
     explorer = table_with(at, "transaction_id")
     assert explorer["transaction_id"].tolist() == ["t2", "t6", "t5", "t4", "t3", "t1"]
     top = table_with(at, "recency_days")
     # u2: 50 + 29; u1: 100 - 30
-    assert top["user_id"].tolist() == ["u2", "u1"] and top["total_spent"].tolist() == [79.0, 70.0]
+    # Each buyer links to the user page.
+    assert top["user_id"].tolist() == ["user?user=u2", "user?user=u1"] and top["total_spent"].tolist() == [79.0, 70.0]
 
 
 def test_purchase_explorer_filters(page):
@@ -113,14 +117,18 @@ def test_revenue_page(page):
     assert {k: shown[k] for k in ("MRR", "Net new MRR", "Paying customers", "ARPU", "Net revenue retention",
                                   "Customer churn", "LTV")} == {
         "MRR": "$58.00", "Net new MRR": "$0.00", "Paying customers": "2", "ARPU": "$29.00",
-        "Net revenue retention": "100.0%", "Customer churn": "0.0%", "LTV": "–",
+        "Net revenue retention": "100.0%", "Customer churn": "0.0%", "LTV": "—",
     }
     assert {k: shown[k] for k in ("Paying", "On a trial", "Cancelled", "Free")} == {
         "Paying": "2", "On a trial": "0", "Cancelled": "0", "Free": "0",
     }
+    # Two months are too few for a trend: the page draws the six to February.
+    assert at.caption[0].value.startswith("Monthly, whatever the interval: the 6 months to February 2024 (the range "
+                                          "2024-01-01 – 2024-02-29 is shorter).")
     bridge = table_with(at, "end_mrr")
     # u1 pays from Jan 16 and u2 from Jan 20: 58 at both month ends, all of it new in January.
-    assert bridge["end_mrr"].tolist() == [58.0, 58.0] and bridge["new_mrr"].tolist() == [58.0, 0.0]
+    assert [str(m)[:7] for m in bridge["month"]] == ["2023-09", "2023-10", "2023-11", "2023-12", "2024-01", "2024-02"]
+    assert bridge["end_mrr"].tolist() == [0, 0, 0, 0, 58.0, 58.0] and bridge["new_mrr"].tolist() == [0, 0, 0, 0, 58.0, 0]
 
 
 def test_user_page_needs_a_search_first(page):
@@ -140,4 +148,45 @@ def test_user_page(page):
         "Active days": "1",
     }
     timeline = table_with(at, "detail")
-    assert timeline["type"].tolist()[:2] == ["refund", "purchase"]
+    assert timeline["type"].tolist()[:2] == ["Refund", "Purchase"]
+
+
+def test_a_purchases_link_opens_on_its_explorer_filters_and_breakdown(page):
+    at = page("purchases", status="succeeded", kind="purchase", sort="amount", descending="false", by="provider")
+    assert [at.selectbox(key=k).value for k in ("explorer_status", "explorer_kind", "explorer_sort")] == [
+        "succeeded", "purchase", "amount"]
+    assert at.toggle(key="explorer_descending").value is False
+    # Succeeded purchases, smallest first: t4 (50), t1 (100), t5 (999 EUR).
+    assert table_with(at, "transaction_id")["transaction_id"].tolist() == ["t4", "t1", "t5"]
+    # Revenue by provider: acme sold t1 and t4, the subscription t6 has none.
+    assert table_with(at, "share")["value"].tolist() == ["(none)", "acme"]
+    assert not at.warning
+
+
+def test_explorer_choices_go_into_the_link(page):
+    at = page("purchases")
+    at.selectbox(key="explorer_status").set_value("failed")
+    at.selectbox(key="explorer_sort").set_value("amount")
+    at.form_submit_button[0].click().run()
+    assert {k: at.query_params[k] for k in ("status", "sort")} == {"status": "failed", "sort": "amount"}
+    assert not {"kind", "category", "provider", "descending"} & set(at.query_params)
+
+
+def test_a_bad_purchases_link_is_a_warning_naming_it(page):
+    at = page("purchases", status="lost", by="colour")
+    assert [w.value for w in at.warning] == [
+        "The link's breakdown 'colour' is not one of: category, provider, payment_method, plan, country; showing category.",
+        "The link's status 'lost' is not one of: All, succeeded, failed, pending; showing All.",
+    ]
+    assert at.selectbox(key="explorer_status").value == "All"
+
+
+def test_a_user_link_opens_on_its_timeline_types(page):
+    at = page("user", user="u1", types="refund,purchase")
+    assert at.header[0].value == "Ann Lee"
+    assert at.multiselect(key="timeline_types").value == ["refund", "purchase"]
+    # Refund t2 in February, purchases t5 (in euros) and t1 in January.
+    assert table_with(at, "detail")["type"].tolist() == ["Refund", "Purchase", "Purchase"]
+    at.multiselect(key="timeline_types").set_value(["refund"])
+    at.run()
+    assert at.query_params["types"] == "refund" and at.query_params["user"] == "u1"

@@ -47,19 +47,26 @@ def store_path(tmp_path_factory):
     return path
 
 
-@pytest.fixture
-def page(store_path, monkeypatch) -> AppTest:
-    """The Retention page after one run against the small store."""
+def open_page(store_path, monkeypatch, query=QUERY, **link: str) -> AppTest:
+    """The Retention page after one run against the small store, opened by a link with these
+    page parameters."""
     monkeypatch.setenv("PULSE_STORE", str(store_path))
     monkeypatch.setenv("PULSE_ADMIN_DB", f"sqlite:///{store_path.parent / 'admin.db'}")
     st.cache_resource.clear()
     st.cache_data.clear()
     at = AppTest.from_file(str(PAGE), default_timeout=60)
-    at.session_state["query"] = QUERY
+    at.session_state["query"] = query
+    for key, value in link.items():
+        at.query_params[key] = value
     at.run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     return at
+
+
+@pytest.fixture
+def page(store_path, monkeypatch) -> AppTest:
+    return open_page(store_path, monkeypatch)
 
 
 def table(at: AppTest, metric: str):
@@ -85,15 +92,15 @@ def test_retention_page_shows_cohorts_curves_churn_and_users_at_risk(page):
     assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rect", "text"]
     assert [(row["period_offset"], row["rate"]) for row in cells[:4]] == [(0, 1.0), (1, 1.0), (2, 1.0), (3, 0.5)]
     curve = table(at, "retention_curve")
-    # Offset 1 over weeks 1-3: (2 + 0 + 0) / (2 + 1 + 0).
-    assert curve["rate"].round(4).tolist() == [1.0, 0.6667, 0.6667, 0.5]
+    # Offset 1 over weeks 1-3: (2 + 0 + 0) / (2 + 1 + 0); tables show rates as percent.
+    assert curve["rate"].round(2).tolist() == [100.0, 66.67, 66.67, 50.0]
     by_plan = table(at, "retention_by")
     assert sorted(set(by_plan["value"])) == ["Unknown", "free", "pro"]
     day_n = table(at, "day_n_retention")
     # a (Jan 2) is back 1, 7 and 14 days later; b (Jan 3) 7 and 14 days later, not the next day.
     jan_2, jan_3 = day_n.iloc[1], day_n.iloc[2]
-    assert (jan_2["day_1"], jan_2["day_7"], jan_2["day_14"]) == (1.0, 1.0, 1.0)
-    assert (jan_3["day_1"], jan_3["day_7"], jan_3["day_14"]) == (0.0, 1.0, 1.0)
+    assert (jan_2["day_1"], jan_2["day_7"], jan_2["day_14"]) == (100.0, 100.0, 100.0)
+    assert (jan_3["day_1"], jan_3["day_7"], jan_3["day_14"]) == (0.0, 100.0, 100.0)
     churn = table(at, "churn")
     # Week 3: c of {a, b, c} gone; week 4: a of {a, b} gone.
     assert churn["churned"].tolist() == [0, 0, 1, 1] and churn["active_previous"].tolist() == [0, 2, 3, 2]
@@ -102,7 +109,7 @@ def test_retention_page_shows_cohorts_curves_churn_and_users_at_risk(page):
     assert shown == {"Users gone quiet": "1", "Average lifetime": "4.0 days", "Median lifetime": "4.0 days"}
     at_risk = table(at, "at_risk_users")
     # a: 4 active days in Jan 1-14, 1 in Jan 15-28; c: 1 and 0; b: 2 and 2 is not at risk.
-    assert at_risk["user_id"].tolist() == ["a", "c"] and at_risk["mrr"].tolist() == [29.0, 0.0]
+    assert at_risk["user_id"].tolist() == ["user?user=a", "user?user=c"] and at_risk["mrr"].tolist() == [29.0, 0.0]
     assert all(c.value for c in at.caption)
 
 
@@ -117,3 +124,45 @@ def test_retention_page_options_change_the_matrix(page):
     # Recurring weeks: {a, b}, {a, b, c}, {a, b}, {b}; back then or later: all but c after week 2.
     assert matrix["cohort_size"].tolist() == [2, 2, 3, 3, 2, 2, 1]
     assert matrix["retained"].tolist() == [2, 2, 3, 2, 2, 1, 1]
+
+
+def test_retention_opens_on_week_cohorts_whatever_the_interval(store_path, monkeypatch):
+    at = open_page(store_path, monkeypatch, q("2024-01-01", "2024-01-28", "day"))
+    assert at.segmented_control(key="retention_interval").value == "week"
+    assert table(at, "retention")["cohort_size"].tolist()[:3] == [2, 2, 2]
+    assert "period" not in at.query_params
+
+
+def test_a_retention_link_opens_on_its_choices(store_path, monkeypatch):
+    at = open_page(store_path, monkeypatch, mode="recurring", period="month", periods="3", cumulative="true",
+                   split="country")
+    shown = {key: at.segmented_control(key=key).value for key in ("retention_mode", "retention_interval",
+                                                                     "retention_breakdown")}
+    assert shown == {"retention_mode": "recurring", "retention_interval": "month", "retention_breakdown": "country"}
+    assert at.slider(key="retention_periods").value == 3 and at.toggle(key="retention_cumulative").value is True
+    # By any activity in January: a, b and c, one cohort; the months after it lie after the range.
+    assert table(at, "retention")["cohort_size"].tolist() == [3]
+    assert sorted(set(table(at, "retention_by")["value"])) == ["DE", "US"]
+    assert not at.warning
+
+
+def test_retention_choices_go_into_the_link(page):
+    at = page
+    at.segmented_control(key="retention_mode").set_value("recurring")
+    at.segmented_control(key="retention_interval").set_value("day")
+    at.toggle(key="retention_cumulative").set_value(True)
+    at.segmented_control(key="retention_breakdown").set_value("device_type")
+    at.run()
+    assert {k: at.query_params[k] for k in ("mode", "period", "cumulative", "split")} == {
+        "mode": "recurring", "period": "day", "cumulative": "true", "split": "device_type"}
+    # Devices in words in the table of the split curve.
+    assert set(table(at, "retention_by")["value"]) == {"Desktop"}
+
+
+def test_a_bad_retention_link_is_a_warning_naming_it(store_path, monkeypatch):
+    at = open_page(store_path, monkeypatch, period="fortnight", periods="99")
+    assert [w.value for w in at.warning] == [
+        "The link's period 'fortnight' is not one of: day, week, month; showing week.",
+        "The link's periods to follow '99' is not a whole number from 2 to 24; showing 8.",
+    ]
+    assert at.segmented_control(key="retention_interval").value == "week"

@@ -166,4 +166,40 @@ def test_hand_written_links_say_what_they_dropped(server, browser):
     assert page.get_by_text("The link's country 'ZZ' matches no one in the store").first.is_visible()
     assert page.get_by_text("The link's interval 'fortnight' is unknown").first.is_visible()
     assert page.locator('[data-testid="stException"]').count() == 0
+    # A page's own choice too: the page says which and shows its default.
+    page.goto(f"{server}/retention?period=fortnight")
+    settle(page)
+    assert page.get_by_text("The link's period 'fortnight' is not one of: day, week, month; showing week.").first.is_visible()
+    assert picked_segments(page)[1] == "Week"
+    page.close()
+
+
+def picked_segments(page) -> list[str]:
+    """The labels of the segmented controls' chosen buttons, top to bottom."""
+    return page.locator('[data-testid="stMain"] button[data-variant="segmented_control"][aria-checked="true"]').all_inner_texts()
+
+
+def test_page_choices_live_in_the_url(server, browser):
+    """A link opens a page on its own choices, a reload keeps them, and so does a round trip
+    through the sidebar."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    page.goto(f"{server}/activity?funnel=/,/pricing,/signup&window=7&breakdown=country")
+    settle(page)
+    steps = page.locator('[data-testid="stMultiSelect"] .react-aria-ComboBox [data-tag]')
+    assert [steps.nth(i).get_attribute("aria-label") for i in range(steps.count())] == ["/", "/pricing", "/signup"]
+    assert page.locator('[data-testid="stNumberInput"] input').first.input_value() == "7"
+    assert "Country" in picked_segments(page)
+    page.goto(f"{server}/retention?mode=recurring&period=month&split=country")
+    settle(page)
+    assert picked_segments(page) == ["Any activity", "Month", "Country"]
+    page.reload()
+    settle(page)
+    assert picked_segments(page) == ["Any activity", "Month", "Country"]
+    for title in ("Activity", "Retention"):
+        page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+        page.wait_for_timeout(500)
+        settle(page)
+    assert "mode=recurring" in page.url and "period=month" in page.url, page.url
+    assert picked_segments(page) == ["Any activity", "Month", "Country"]
+    assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
