@@ -36,8 +36,11 @@ kpi_notes = {
     "bounce_rate": "The share of sessions one event long.",
 }
 st.title("Activity")
-st.caption(" ".join(filter(None, [f"{fmt.span(q.start, q.end)}, compared with the {q.days} days before. How many "
-                                  "people use the product, how, for how long, and where they go.", ui.range_used(q)])))
+st.caption(" ".join(filter(None, [
+    f"{fmt.span(q.start, q.end)}, compared with the {q.days} days before.",
+    "How many people use the product, how, for how long, and where they go.",
+    ui.range_used(q),
+])))
 
 with ui.shows_errors():
 

@@ -122,8 +122,8 @@ with ui.shows_errors():
                              narrow=True))
         ui.table(trials, "trial_conversion", monthly, percent_columns=("conversion_rate",), dates={"cohort": "month"},
                  labels={"cohort": "Started in"},
-                 marked=("cohort", window_open, " (open)", f"(open): some of the month's trials are younger than "
-                                                           f"{within_days} days and may still convert."))
+                 marked=("cohort", window_open, " (open)",
+                         f"(open): some of the month's trials are younger than {within_days} days and may still convert."))
         ui.caption("trial_conversion", f"Converted means a paid period within {within_days} days of the trial's start; "
                                        f"a month is incomplete until its last trial is {within_days} days old.")
 

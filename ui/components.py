@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -333,7 +333,7 @@ def incomplete_from(window_days: int = 0) -> date:
     zone = ZoneInfo(info.timezone)
     today = datetime.now(zone).date()
     loaded = info.last_load
-    first = loaded.replace(tzinfo=loaded.tzinfo or timezone.utc).astimezone(zone).date() if loaded else today
+    first = loaded.replace(tzinfo=loaded.tzinfo or UTC).astimezone(zone).date() if loaded else today
     if info.last_day is not None:
         first = min(first, info.last_day + timedelta(days=1))
     return min(first, today) - timedelta(days=window_days)
@@ -404,7 +404,7 @@ def picked(event, name: str) -> dict | None:
 def as_date(value) -> date:
     """A date from a chart selection: Vega-Lite hands temporal values back as epoch milliseconds."""
     if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value / 1000, tz=timezone.utc).date()
+        return datetime.fromtimestamp(value / 1000, tz=UTC).date()
     return date.fromisoformat(str(value)[:10])
 
 

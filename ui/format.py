@@ -132,7 +132,7 @@ def pct(value: float | None, digits: int = 1) -> str:
     return EMPTY if value is None else f"{value * 100:.{digits}f}%"
 
 
-def number(value: float | int | Decimal | None) -> str:
+def number(value: float | Decimal | None) -> str:
     if value is None:
         return EMPTY
     return f"{int(value):,}" if float(value) == int(value) else f"{float(value):,.1f}"
@@ -151,7 +151,7 @@ def duration(seconds: float | None) -> str:
     """4m 53s; 1h 02m past the hour; 45s under a minute."""
     if seconds is None:
         return EMPTY
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     if hours:
         return f"{hours}h {minutes:02d}m"
