@@ -10,6 +10,7 @@ import streamlit as st
 
 from pulse.settings import SettingsError
 from ui import cache, url
+from ui import format as fmt
 from ui.filters import filter_bar
 from ui.freshness import freshness, no_data
 
@@ -18,7 +19,7 @@ st.set_page_config(page_title="Pulse", page_icon=":material/monitoring:", layout
 try:
     cache.settings()
 except SettingsError as exc:
-    st.error(f"Pulse cannot start: {exc}", icon=":material/error:")
+    st.error(f"Pulse cannot start: {fmt.text(exc)}", icon=":material/error:")
     st.stop()
 
 PAGES = {
@@ -36,6 +37,7 @@ PAGES = {
     ],
     "Store": [
         st.Page("pages/data.py", title="Data", icon=":material/database:"),
+        st.Page("pages/definitions.py", title="Definitions", icon=":material/menu_book:"),
     ],
 }
 

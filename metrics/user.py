@@ -200,12 +200,22 @@ def user_subscriptions(store, q: Query) -> pl.DataFrame:
 
 
 TIMELINE_TYPES = ("event", "session", "purchase", "refund", "failed_payment", "pending_payment", "plan_change")
+# The timeline's detail is words: an event or transaction kind as a person would say it.
+EVENT_WORDS = {"page_view": "Page view", "feature_use": "Feature use", "api_call": "API call", "login": "Sign-in",
+               "logout": "Sign-out", "error": "Error", "custom": "Custom event"}
+KIND_WORDS = {"purchase": "Purchase", "subscription": "Subscription payment", "refund": "Refund"}
+
+
+def _words(column: str, words: dict[str, str]) -> str:
+    """SQL naming `column`'s value in words (an unknown value as it is)."""
+    cases = " ".join(f"WHEN '{key}' THEN '{word}'" for key, word in words.items())
+    return f"CASE {column}::VARCHAR {cases} ELSE {column}::VARCHAR END"
 
 # One SELECT per row type, each yielding (ts, type, detail, amount, key); `key` only orders ties.
 _TIMELINE_PARTS = {
     "event": """
         SELECT ts, 'event' AS type,
-               event_type::VARCHAR
+               {event_words}
                || coalesce(': ' || CASE WHEN event_type = 'page_view' THEN page_path END,
                            ': ' || event_name, ': ' || page_path, '')
                || coalesce(' (' || device_type::VARCHAR || ')', '') AS detail,
@@ -213,7 +223,7 @@ _TIMELINE_PARTS = {
         FROM events WHERE user_id = $user AND day BETWEEN $start AND $end""",
     "session": """
         SELECT start_ts, 'session',
-               'session ' || session_no || ': ' || CASE WHEN events = 1 THEN '1 event' ELSE events || ' events' END
+               'Session ' || session_no || ': ' || CASE WHEN events = 1 THEN '1 event' ELSE events || ' events' END
                || ' over ' || CAST(round(duration_s) AS BIGINT) || ' s'
                || coalesce(', ' || device_type::VARCHAR, '') || coalesce(', entered at ' || entry_page, ''),
                NULL, CAST(session_no AS VARCHAR)
@@ -222,7 +232,7 @@ _TIMELINE_PARTS = {
         SELECT ts,
                CASE WHEN status = 'failed' THEN 'failed_payment' WHEN status = 'pending' THEN 'pending_payment'
                     WHEN kind = 'refund' THEN 'refund' ELSE 'purchase' END,
-               kind::VARCHAR || coalesce(' of ' || refund_of, '') || coalesce(' · ' || product_name, '')
+               {kind_words} || coalesce(' of ' || refund_of, '') || coalesce(' · ' || product_name, '')
                || coalesce(' · ' || plan, '')
                || coalesce(' · ' || category, '') || coalesce(' · ' || provider, '') || coalesce(' · ' || payment_method, '')
                || CASE WHEN currency <> $currency THEN ' · ' || CAST(round(amount, 2) AS VARCHAR) || ' ' || currency ELSE '' END,
@@ -231,13 +241,13 @@ _TIMELINE_PARTS = {
     "plan_change": """
         SELECT change_at, 'plan_change', detail, amount, key FROM (
             SELECT started_at AS change_at,
-                   CASE WHEN previous_plan IS NULL THEN 'started ' || plan
-                        WHEN previous_end < started_at THEN 'resumed ' || plan
+                   CASE WHEN previous_plan IS NULL THEN 'Started ' || plan
+                        WHEN previous_end < started_at THEN 'Resumed ' || plan
                         ELSE previous_plan || ' → ' || plan END AS detail,
                    round(mrr, 2) AS amount, subscription_id || ' start' AS key
             FROM periods
             UNION ALL
-            SELECT ended_at, 'ended ' || plan || coalesce(' (' || cancel_reason || ')', ''), NULL, subscription_id || ' end'
+            SELECT ended_at, 'Ended ' || plan || coalesce(' (' || cancel_reason || ')', ''), NULL, subscription_id || ' end'
             FROM periods WHERE ended_at IS NOT NULL AND (next_start IS NULL OR next_start > ended_at)
         ) WHERE {local_at} BETWEEN $start AND $end""",
 }
@@ -266,9 +276,10 @@ def user_timeline(store, q: Query) -> pl.DataFrame:
     """
     user = user_id(store, q)
     types = tuple(q.opt("types"))
-    parts = [_TIMELINE_PARTS[t] for t in ("event", "session") if t in types]
+    parts = [_TIMELINE_PARTS[t].format(event_words=_words("event_type", EVENT_WORDS))
+             for t in ("event", "session") if t in types]
     if _TRANSACTION_TYPES & set(types):
-        parts.append(_TIMELINE_PARTS["transactions"])
+        parts.append(_TIMELINE_PARTS["transactions"].format(kind_words=_words("kind", KIND_WORDS)))
     if "plan_change" in types:
         parts.append(_TIMELINE_PARTS["plan_change"].format(local_at=local_day("change_at")))
     limit, offset = int(q.opt("limit")), int(q.opt("offset"))

@@ -53,7 +53,7 @@ with ui.shows_errors():
     if other.height:
         amounts = ", ".join(f"{fmt.money(r['amount'], r['currency'])} ({fmt.plural(r['transactions'], 'order')})"
                             for r in other.iter_rows(named=True))
-        st.info(f"Not included above, because they are not in {fmt.currency()}: {amounts}.", icon=":material/currency_exchange:")
+        st.info(f"Not included above, because they are not in {fmt.currency()}: {fmt.text(amounts)}.", icon=":material/currency_exchange:")
 
     revenue = cache.metric("revenue", q)
     st.subheader("Revenue")

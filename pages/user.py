@@ -47,14 +47,15 @@ with ui.shows_errors():
         st.stop()
 
     profile = cache.metric("user_profile", q, user_id=user_id).row(0, named=True)
-    st.header(profile["name"] or profile["email"] or user_id)
+    st.header(fmt.text(profile["name"] or profile["email"] or user_id))
     activity_range = fmt.widened(q.start, q.end, q.range_start, q.range_end, q.interval) or fmt.span(q.start, q.end)
-    st.caption(f"User {user_id} · figures as of the end of {q.end}; activity, spending and timeline for {activity_range}.")
+    st.caption(f"User {fmt.text(user_id)} · figures as of the end of {q.end}; activity, spending and timeline for {activity_range}.")
     consent = "yes" if profile["marketing_opt_in"] else "no"
     st.markdown(
-        f"**Email** {profile['email'] or fmt.EMPTY} · **Signed up** {fmt.moment(profile['signup_at'])} · "
-        f"**Country** {profile['country'] or fmt.EMPTY} · **Timezone** {profile['timezone'] or fmt.EMPTY} · "
-        f"**Plan** {profile['plan'] or fmt.EMPTY} · **Signs in with** {profile['auth_provider'] or fmt.EMPTY} · "
+        f"**Email** {fmt.text(profile['email'] or fmt.EMPTY)} · **Signed up** {fmt.moment(profile['signup_at'])} · "
+        f"**Country** {fmt.text(profile['country'] or fmt.EMPTY)} · "
+        f"**Timezone** {fmt.text(profile['timezone'] or fmt.EMPTY)} · **Plan** {fmt.text(profile['plan'] or fmt.EMPTY)} · "
+        f"**Signs in with** {fmt.text(profile['auth_provider'] or fmt.EMPTY)} · "
         f"**Marketing email** {consent}  \n"
         f"**First seen** {fmt.moment(profile['first_seen'])} · **Last seen** {fmt.moment(profile['last_seen'])}"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from datetime import date, datetime
 from decimal import Decimal
@@ -64,6 +65,12 @@ def make_store(tmp_path):
 def q(start: str, end: str, interval: str = "day", **options: str) -> Query:
     """A query as the command line would parse it."""
     return make_query(start, end, interval, {k: str(v) for k, v in options.items()})
+
+
+def shown(markdown: str) -> str:
+    """Markdown as the browser shows it: a link's text without its target, escapes resolved
+    and the invisible joiners gone."""
+    return re.sub(r"\\(.)", r"\1", re.sub(r"\]\([^)]*\)", "]", markdown)).replace("\u2060", "")
 
 
 def d(text: str) -> date:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from conftest import build_store, q
+from conftest import build_store, q, shown
 from streamlit.testing.v1 import AppTest
 
 PAGE = Path(__file__).resolve().parent.parent / "pages" / "activity.py"
@@ -233,7 +233,7 @@ def test_the_page_choices_go_into_the_link(page):
 
 def test_a_bad_link_value_is_a_warning_naming_it(store_path, monkeypatch):
     at = open_page(store_path, monkeypatch, q("2024-01-08", "2024-01-09"), window="soon", breakdown="fridge")
-    assert [w.value for w in at.warning] == [
+    assert [shown(w.value) for w in at.warning] == [
         "The link's breakdown 'fridge' is not one of: device_type, browser, os, country; showing device_type.",
         "The link's funnel window 'soon' is not a whole number from 1 to 365; showing 14.",
     ]

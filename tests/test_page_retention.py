@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 import streamlit as st
-from conftest import build_store, q
+from conftest import build_store, q, shown
 from streamlit.testing.v1 import AppTest
 
 from metrics import registry
@@ -161,7 +161,7 @@ def test_retention_choices_go_into_the_link(page):
 
 def test_a_bad_retention_link_is_a_warning_naming_it(store_path, monkeypatch):
     at = open_page(store_path, monkeypatch, period="fortnight", periods="99")
-    assert [w.value for w in at.warning] == [
+    assert [shown(w.value) for w in at.warning] == [
         "The link's period 'fortnight' is not one of: day, week, month; showing week.",
         "The link's periods to follow '99' is not a whole number from 2 to 24; showing 8.",
     ]

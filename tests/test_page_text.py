@@ -20,10 +20,12 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from conftest import shown
 from loaders.load import load_demo
 from metrics import registry
 from pulse.query import FILTERS, make_query
 from pulse.store import Store
+from ui.format import text as fmt_text
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["overview", "activity", "retention", "purchases", "revenue", "user"]
@@ -123,7 +125,7 @@ def texts(at: AppTest) -> tuple[list[str], list[str], list[str]]:
         headers, values = table_text(element)
         prose += headers
         cells += values
-    return prose, cells, [c.value for c in at.caption]
+    return [shown(p) for p in prose], cells, [shown(c.value) for c in at.caption]
 
 
 @pytest.mark.parametrize("view", list(VIEWS))
@@ -149,3 +151,31 @@ def test_the_check_catches_what_it_looks_for(raw_names):
     assert {"total_users", "device_type", "avg_duration_s", "dau_wau_mau"} <= raw_names
     assert SNAKE.search("The range's totals as in revenue_summary") and not SNAKE.search("/docs/api_keys")
     assert not SNAKE.search(EMAIL.sub("", "Email max_b437@hooli.example"))
+
+
+HOSTILE = "**Eve** [click](http://evil.example) :red[x] :material/home: <b>hi</b> $x$ www.evil.example"
+
+
+def test_values_from_the_data_and_the_link_are_never_markup(make_store, monkeypatch):
+    """A name, an email and a link's values full of markdown reach the page escaped: the
+    browser shows them exactly as written, with no link, icon, colour, formula or HTML."""
+    store_path = make_store(
+        users=[{"user_id": "u1", "email": "eve@evil.example", "name": HOSTILE, "signup_at": "2026-01-02 10:00",
+                "country": "DE", "plan": "free"}],
+        events=[{"event_id": "e1", "user_id": "u1", "ts": "2026-01-03 10:00", "event_type": "login"}],
+    ).path
+    at = open_page(store_path, monkeypatch, "user", user="u1", range="custom", start="2026-01-01", end="2026-01-31")
+    assert not at.exception
+    header = at.header[0].value
+    assert header == fmt_text(HOSTILE)
+    assert shown(header) == HOSTILE  # what the browser shows: the name as written
+    assert not re.search(r"(?<!\\)[*\[\]<>$]|(?<!\\)\]\(|:(?!\u2060)|www(?!\u2060)", header)
+
+    at = open_page(store_path, monkeypatch, "overview", interval="[x](http://evil.example)")
+    warning = at.sidebar.warning[0].value
+    assert shown(warning) == "The link's interval '[x](http://evil.example)' is unknown; showing days."
+    assert "](" not in warning and "http:\u2060//" in warning
+
+
+def test_escaping_by_hand():
+    assert fmt_text("a_b *c* [d](e) 12:30 x@y.z") == "a\\_b \\*c\\* \\[d\\]\\(e\\) 12:\u206030 x@\u2060y\\.z"

@@ -211,22 +211,22 @@ def timeline_frame(rows: list[tuple]) -> pl.DataFrame:
 
 
 TIMELINE = [
-    ("2024-02-02 10:00", "refund", "refund of t1", "30"),
+    ("2024-02-02 10:00", "refund", "Refund of t1", "30"),
     # Another currency: named in the detail, never in the amount column.
-    ("2024-01-20 10:00", "purchase", "purchase · 50.00 EUR", None),
+    ("2024-01-20 10:00", "purchase", "Purchase · 50.00 EUR", None),
     # Same instant: ties by type.
     ("2024-01-15 09:00", "plan_change", "trial → pro", "29"),
-    ("2024-01-15 09:00", "purchase", "subscription · pro · service · pulse", "29"),
-    ("2024-01-12 10:00", "failed_payment", "purchase · storage", "20"),
-    ("2024-01-10 10:00", "purchase", "purchase · GPU hours · compute · acme · card", "100"),
-    ("2024-01-08 09:00", "event", "page_view: /pricing", None),
-    ("2024-01-08 09:00", "session", "session 3: 1 event over 0 s, entered at /pricing", None),
-    ("2024-01-03 11:00", "event", "login (mobile)", None),
-    ("2024-01-03 11:00", "session", "session 2: 1 event over 0 s, mobile", None),
-    ("2024-01-03 10:10", "event", "feature_use: export (desktop)", None),
-    ("2024-01-03 10:00", "event", "page_view: / (desktop)", None),
-    ("2024-01-03 10:00", "session", "session 1: 2 events over 600 s, desktop, entered at /", None),
-    ("2024-01-02 09:00", "plan_change", "started trial", "0"),
+    ("2024-01-15 09:00", "purchase", "Subscription payment · pro · service · pulse", "29"),
+    ("2024-01-12 10:00", "failed_payment", "Purchase · storage", "20"),
+    ("2024-01-10 10:00", "purchase", "Purchase · GPU hours · compute · acme · card", "100"),
+    ("2024-01-08 09:00", "event", "Page view: /pricing", None),
+    ("2024-01-08 09:00", "session", "Session 3: 1 event over 0 s, entered at /pricing", None),
+    ("2024-01-03 11:00", "event", "Sign-in (mobile)", None),
+    ("2024-01-03 11:00", "session", "Session 2: 1 event over 0 s, mobile", None),
+    ("2024-01-03 10:10", "event", "Feature use: export (desktop)", None),
+    ("2024-01-03 10:00", "event", "Page view: / (desktop)", None),
+    ("2024-01-03 10:00", "session", "Session 1: 2 events over 600 s, desktop, entered at /", None),
+    ("2024-01-02 09:00", "plan_change", "Started trial", "0"),
 ]
 
 
@@ -238,7 +238,7 @@ def test_user_timeline_newest_first(store):
 
 def test_user_timeline_shows_the_end_of_a_plan(store):
     out = registry.run("user_timeline", store, q("2024-03-01", "2024-03-31", user_id="u1"))
-    assert_frame_equal(out, timeline_frame([("2024-03-01 00:00", "plan_change", "ended pro (budget)", None)]))
+    assert_frame_equal(out, timeline_frame([("2024-03-01 00:00", "plan_change", "Ended pro (budget)", None)]))
 
 
 def test_user_timeline_filtered_by_type_and_paged(store):
@@ -246,8 +246,8 @@ def test_user_timeline_filtered_by_type_and_paged(store):
     assert_frame_equal(out, timeline_frame([TIMELINE[1], TIMELINE[3]]))
     assert to_csv(out) == (
         "ts,type,detail,amount\n"
-        "2024-01-20 10:00:00,purchase,purchase · 50.00 EUR,\n"
-        "2024-01-15 09:00:00,purchase,subscription · pro · service · pulse,29.00\n"
+        "2024-01-20 10:00:00,purchase,Purchase · 50.00 EUR,\n"
+        "2024-01-15 09:00:00,purchase,Subscription payment · pro · service · pulse,29.00\n"
     )
 
 

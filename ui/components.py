@@ -26,7 +26,7 @@ from pulse.export import to_csv
 from pulse.periods import period_end, period_start, previous_period
 from pulse.query import Query, QueryError
 from pulse.store import StoreError
-from ui import cache, url
+from ui import cache, docs, url
 from ui import format as fmt
 
 CARD_WIDTH = 220  # cards wrap onto more rows on a narrow screen rather than cut their labels
@@ -300,8 +300,8 @@ def download_every_row(metric: str, q: Query, name: str, label: str, key: str) -
 
 def caption(metric_name: str, note: str | None = None, text: str | None = None) -> None:
     """The metric's one-sentence definition under its chart, from the registry (or `text`
-    where the page words it better), and a note after it."""
-    st.caption(" ".join(filter(None, [text or registry.get(metric_name).summary, note])))
+    where the page words it better), a note after it, and a link to its full definition."""
+    st.caption(" ".join(filter(None, [text or registry.get(metric_name).summary, note, docs.link(metric_name)])))
 
 
 @contextmanager
@@ -310,7 +310,7 @@ def shows_errors() -> Iterator[None]:
     try:
         yield
     except (QueryError, StoreError) as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(fmt.text(exc), icon=":material/error:")
 
 
 def empty(frame: pl.DataFrame, what: str, count: str | None = None) -> bool:
@@ -363,7 +363,7 @@ def url_number(name: str, default: int, low: int, high: int, what: str | None = 
         return default
     if value.isdigit() and low <= int(value) <= high:
         return int(value)
-    st.warning(f"The link's {what or name} {value!r} is not a whole number from {low} to {high}; showing {default}.",
+    st.warning(f"The link's {what or name} {fmt.text(repr(value))} is not a whole number from {low} to {high}; showing {default}.",
                icon=":material/link_off:")
     return default
 

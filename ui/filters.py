@@ -14,6 +14,7 @@ import streamlit as st
 
 from pulse.query import INTERVALS, Query, QueryError, make_query, parse_date
 from ui import cache, url
+from ui import format as fmt
 
 PRESETS = {
     "7d": "Last 7 days",
@@ -120,7 +121,7 @@ def filter_bar() -> Query:
         st.query_params.from_dict(new)
         st.rerun()
     for note in notes:
-        st.sidebar.warning(note)
+        st.sidebar.warning(fmt.text(note))
     query = make_query(start, end, interval, filters)
     st.session_state["query"] = query
     return query

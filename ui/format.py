@@ -9,6 +9,7 @@ One format per kind of date: a day is 2026-10-01, a week "Week of Sep 28", a mon
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -17,6 +18,7 @@ import polars as pl
 from ui import cache
 
 EMPTY = "—"
+WORD_JOINER = "\u2060"  # invisible; breaks the shortcodes and autolinks markdown would make of a value
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹"}
 
 LABELS = {
@@ -210,3 +212,13 @@ def plain(frame: pl.DataFrame) -> pl.DataFrame:
     """The frame as charts and tables take it: exact money (Decimal) as floats. Only the screen
     rounds this way; downloads keep the exact values."""
     return frame.with_columns(pl.col(c).cast(pl.Float64) for c, t in frame.schema.items() if isinstance(t, pl.Decimal))
+
+
+def text(value: object) -> str:
+    """A value from the data, a link or a message, to be placed in markdown (a heading, a caption,
+    a message) and read exactly as written: every markdown character is escaped, and the
+    colons, @ and www. that Streamlit would turn into icons, emoji, colours or links are
+    broken up by an invisible joiner. Nothing from the data is ever markup."""
+    escaped = re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~$&\"'=])", r"\\\1", str(value))
+    return (escaped.replace(":", ":" + WORD_JOINER).replace("@", "@" + WORD_JOINER)
+            .replace("www\\.", "www" + WORD_JOINER + "\\."))

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from ui import format as fmt
+
 # Parameters every page shares (the filter bar's); all others belong to one page.
 SHARED = ("range", "start", "end", "interval", "country", "device_type", "plan")
 _MEMORY = "url_memory"
@@ -40,7 +42,7 @@ def get(name: str, default: str | None, choices: Sequence[str] | None = None, wh
     if value is None or value == "":
         return default
     if choices is not None and value not in choices:
-        st.warning(f"The link's {what or name} {value!r} is not one of: {', '.join(choices)}; showing "
+        st.warning(f"The link's {what or name} {fmt.text(repr(value))} is not one of: {fmt.text(', '.join(choices))}; showing "
                    f"{default if default is not None else 'none'}.", icon=":material/link_off:")
         return default
     return value
@@ -55,7 +57,7 @@ def get_list(name: str, default: Sequence[str], choices: Sequence[str] | None = 
     items = [item for item in value.split(",") if item]
     unknown = [item for item in items if choices is not None and item not in choices]
     if unknown:
-        st.warning(f"The link's {what or name} names {', '.join(repr(u) for u in unknown)}, which "
+        st.warning(f"The link's {what or name} names {fmt.text(', '.join(repr(u) for u in unknown))}, which "
                    "this page does not have; left out.", icon=":material/link_off:")
     return [item for item in items if item not in unknown]
 
