@@ -85,7 +85,7 @@ def rolling_active(q: Query, windows: dict[str, int]) -> tuple[str, dict]:
 
 @metric("dau_wau_mau", ["date", "dau", "wau", "mau", "stickiness"], options=(EVENT_TYPE,), area="activity")
 def dau_wau_mau(store, q: Query) -> pl.DataFrame:
-    """Per day: users active that day, in the last 7 days and in the last 30 days; dau / mau."""
+    """Per day: users active that day, in the last 7 days and in the last 30 days, and stickiness (DAU ÷ MAU)."""
     sql, params = rolling_active(q, ROLLING)
     out = store.fetch(f"SELECT *, {rate('dau', 'mau')} AS stickiness FROM ({sql})", params)
     return out

@@ -55,7 +55,7 @@ with ui.shows_errors():
     active_event = ui.chart(charts.time(rolling, "date", {"dau": "DAU", "wau": "WAU", "mau": "MAU"}, y_title="Users",
                                         pick="day_pick", incomplete_from=cutoff),
                             key="active_chart", selectable=True)
-    ui.caption("dau_wau_mau", "Stickiness is DAU ÷ MAU. Click a day to list the users active on it.")
+    ui.caption("dau_wau_mau", "Click a day to list the users active on it.")
     day = ui.picked(active_event, "day_pick")
     if day:
         chosen = ui.as_date(day["date"])

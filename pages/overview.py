@@ -57,7 +57,7 @@ with ui.shows_errors():
     rolling = cache.metric("dau_wau_mau", q)
     ui.chart(charts.time(rolling, "date", {"dau": "DAU", "wau": "WAU", "mau": "MAU"}, y_title="Users",
                          incomplete_from=cutoff))
-    ui.caption("dau_wau_mau", "Stickiness is DAU ÷ MAU.")
+    ui.caption("dau_wau_mau")
 
     with st.expander("The numbers behind the charts"):
         st.markdown("**Headline figures**")

@@ -283,7 +283,7 @@ def retention_cohorts(matrix: pl.DataFrame, interval: str, incomplete_from: date
     unit = fmt.UNITS[interval].capitalize()
     shown, order = _cohort_rows(fmt.plain(matrix), interval, incomplete_from, sized=True)
     base = alt.Chart(shown).encode(
-        x=alt.X("period_offset:O", title=f"{unit} after the cohort's first", axis=alt.Axis(labelAngle=0, orient="top")),
+        x=alt.X("period_offset:O", title=f"{unit} since the cohort's {interval}", axis=alt.Axis(labelAngle=0, orient="top")),
         y=alt.Y("row:O", title=None, sort=order, axis=alt.Axis(labelLimit=260)),
     ).properties(height=alt.Step(26))
     tooltip = [alt.Tooltip("cohort_name:N", title="Cohort"), alt.Tooltip("period_offset:O", title=f"{unit} later"),
@@ -370,7 +370,7 @@ def retention_curves(curve: pl.DataFrame, by: pl.DataFrame, interval: str, group
     colours = ["#000000", *(PALETTE * (len(names) // len(PALETTE) + 1))[: len(names) - 1]]
     bold = f"datum.group == '{ALL_USERS}'"
     return alt.Chart(lines).mark_line(point=True).encode(
-        x=alt.X("period_offset:O", title=f"{unit} after the cohort's first", axis=alt.Axis(labelAngle=0)),
+        x=alt.X("period_offset:O", title=f"{unit} since the cohort's {interval}", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("rate:Q", title="Retained", axis=percent_axis(), scale=alt.Scale(domain=[0, 1])),
         color=alt.Color("group:N", sort=names, scale=alt.Scale(domain=names, range=colours),
                         legend=legend(names, title=group_title)),
