@@ -35,7 +35,19 @@ class Settings:
     smtp_password: str = field(default="", repr=False)
     smtp_tls: bool = False
     smtp_sender: str = "pulse@localhost"
-    sign_in: str = "none"
+    # How staff sign in to the web app: accounts (the admin database's staff accounts), oidc
+    # (Streamlit's st.login), proxy (a trusted header from an authenticating proxy) or none
+    # (only when the app listens on localhost).
+    sign_in: str = "accounts"
+    idle_hours: int = 8  # a signed-in session ends after this long without a page view
+    proxy_header: str = "X-Forwarded-Email"  # sign_in = "proxy": the header naming the staff member
+    proxy_address: str = "127.0.0.1"  # ... honoured only from this address
+    # Limits that keep one view from holding the web server: seconds per query, the memory all
+    # of the app's queries share, the metric cache's size and the points one chart draws.
+    query_seconds: int = 30
+    query_memory_mb: int = 1024
+    cache_mb: int = 256
+    max_points: int = 750
     # plan label -> monthly api_call limit, for the API usage table.
     api_limits: tuple[tuple[str, int], ...] = (("free", 1_000), ("trial", 5_000), ("pro", 50_000), ("enterprise", 1_000_000))
 
@@ -47,8 +59,11 @@ class Settings:
 _ENV = {f.name: f"PULSE_{f.name.upper()}" for f in fields(Settings)}
 # A monthly limit beyond any real plan's, and well inside the 64-bit count it is compared with.
 MAX_API_CALLS = 10**12
-# Staff sign-in arrives with the admin accounts; until then the app is open to whoever reaches it.
-_SIGN_IN_MODES = ("none",)
+SIGN_IN_MODES = ("accounts", "oidc", "proxy", "none")
+# Whole-number settings and their bounds.
+_WHOLE = {"session_timeout": (1, 24 * 60), "smtp_port": (1, 65535), "idle_hours": (1, 24 * 30),
+          "query_seconds": (1, 3600), "query_memory_mb": (128, 1024 * 1024), "cache_mb": (1, 1024 * 1024),
+          "max_points": (10, 100_000)}
 
 
 def parse_limits(value: object) -> tuple[tuple[str, int], ...]:
@@ -73,10 +88,11 @@ def _coerce(name: str, value: object) -> object:
     try:
         if name == "store":
             return Path(str(value)).expanduser()
-        if name in ("session_timeout", "smtp_port"):
+        if name in _WHOLE:
             number = int(str(value).strip())
-            if number <= 0:
-                raise ValueError
+            low, high = _WHOLE[name]
+            if not low <= number <= high:
+                raise SettingsError(f"Setting {name} is {number}; give a whole number from {low} to {high}.")
             return number
         if name == "smtp_tls":
             if isinstance(value, bool):
@@ -97,10 +113,8 @@ def _validate(settings: Settings) -> Settings:
         raise SettingsError(f"Setting timezone is {settings.timezone!r}, which is not an IANA time zone name such as Europe/Berlin.")
     if len(settings.currency) != 3 or not settings.currency.isalpha():
         raise SettingsError(f"Setting currency is {settings.currency!r}, which is not a three-letter ISO 4217 code such as USD.")
-    if settings.sign_in not in _SIGN_IN_MODES:
-        raise SettingsError(f"Setting sign_in is {settings.sign_in!r}; use one of: {', '.join(_SIGN_IN_MODES)}.")
-    if settings.session_timeout > 24 * 60:
-        raise SettingsError("Setting session_timeout is longer than a day; give it in minutes, e.g. 30.")
+    if settings.sign_in not in SIGN_IN_MODES:
+        raise SettingsError(f"Setting sign_in is {settings.sign_in!r}; use one of: {', '.join(SIGN_IN_MODES)}.")
     return replace(settings, currency=settings.currency.upper())
 
 

@@ -37,7 +37,8 @@ def test_api_limits_from_the_environment(tmp_path):
         ({"PULSE_TIMEZONE": "Mars/Olympus"}, "Setting timezone is 'Mars/Olympus', which is not an IANA time zone name"),
         ({"PULSE_CURRENCY": "dollars"}, "Setting currency is 'dollars', which is not a three-letter ISO 4217 code"),
         ({"PULSE_SESSION_TIMEOUT": "soon"}, "Setting session_timeout has the value 'soon'"),
-        ({"PULSE_SESSION_TIMEOUT": "0"}, "Setting session_timeout has the value '0'"),
+        ({"PULSE_SESSION_TIMEOUT": "0"}, "Setting session_timeout is 0; give a whole number from 1 to 1440."),
+        ({"PULSE_QUERY_SECONDS": "99999"}, "Setting query_seconds is 99999; give a whole number from 1 to 3600."),
         ({"PULSE_SMTP_TLS": "maybe"}, "Setting smtp_tls has the value 'maybe'"),
     ],
 )
