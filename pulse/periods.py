@@ -52,6 +52,14 @@ def periods_between(first: date, last: date, interval: str) -> list[date]:
     return out
 
 
+def period_count(first: date, last: date, interval: str) -> int:
+    """How many periods of `interval` the days `first` to `last` touch, without listing them."""
+    a, b = period_start(first, interval), period_start(last, interval)
+    if interval == "month":
+        return (b.year - a.year) * 12 + b.month - a.month + 1
+    return (b - a).days // (7 if interval == "week" else 1) + 1
+
+
 def local_midnight_utc(day: date, tz: str) -> datetime:
     """The UTC instant (naive, as stored) at which `day` begins in the timezone `tz`."""
     local = datetime.combine(day, time(), ZoneInfo(tz))

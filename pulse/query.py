@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
-from pulse.periods import INTERVALS, period_end, period_start, periods_between
+from pulse.periods import INTERVALS, period_count, period_end, period_start, periods_between
 from pulse.schema import DEVICE_TYPES, FIRST_DAY, LAST_DAY, SUPPORTED_DAYS
 
 FILTERS = ("country", "device_type", "plan")
@@ -38,6 +38,10 @@ def parse_date(value: str | date, what: str = "date") -> date:
     return day
 
 
+# The most periods one query answers: every day of 54 years, every week or month Pulse supports.
+MAX_PERIODS = 20_000
+
+
 @dataclass(frozen=True)
 class Query:
     """A date range (both ends inclusive, reporting timezone), an interval, filters, options.
@@ -58,6 +62,9 @@ class Query:
             raise QueryError(f"Unknown interval {self.interval!r}; use one of: {', '.join(INTERVALS)}.")
         if self.end < self.start:
             raise QueryError(f"The end date {self.end} is before the start date {self.start}.")
+        if period_count(self.start, self.end, self.interval) > MAX_PERIODS:
+            raise QueryError(f"The range {self.start} – {self.end} has more than {MAX_PERIODS:,} {self.interval}s, the most "
+                             "one query answers; choose a shorter range or a longer interval.")
         for name, _ in self.filters:
             if name not in FILTERS:
                 raise QueryError(f"Unknown filter {name!r}; use one of: {', '.join(FILTERS)}.")

@@ -205,19 +205,27 @@ class Store:
     """A handle on the store file; cheap to create, safe to share between threads."""
 
     def __init__(self, path: Path | str, timezone: str = "UTC", currency: str = "USD", session_timeout: int = 30,
-                 api_limits: tuple[tuple[str, int], ...] = Settings.api_limits):
+                 api_limits: tuple[tuple[str, int], ...] = Settings.api_limits,
+                 query_seconds: int | None = None, query_memory_mb: int | None = None):
         self.path = Path(path).resolve()
         # The settings that say how to read the store; metrics take their defaults from them.
         self.timezone = timezone
         self.currency = currency
         self.session_timeout = session_timeout
         self.api_limits = api_limits
+        # Limits for a shared server (the web app): each read is stopped after query_seconds,
+        # and all reads together may hold query_memory_mb. None: no limit (the command line).
+        self.query_seconds = query_seconds
+        self.query_memory_mb = query_memory_mb
         self._reader: tuple[str, duckdb.DuckDBPyConnection] | None = None
         self._reader_lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Store:
-        return cls(settings.store, settings.timezone, settings.currency, settings.session_timeout, settings.api_limits)
+    def from_settings(cls, settings: Settings, limited: bool = False) -> Store:
+        """The store the settings name; `limited` (the web app) applies their query limits."""
+        limits = (settings.query_seconds, settings.query_memory_mb) if limited else (None, None)
+        return cls(settings.store, settings.timezone, settings.currency, settings.session_timeout, settings.api_limits,
+                   *limits)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -245,6 +253,8 @@ class Store:
                     self.require()
                 con = duckdb.connect()
                 try:
+                    if self.query_memory_mb:
+                        con.execute(f"SET memory_limit = '{int(self.query_memory_mb)}MB'")
                     con.execute("ATTACH ? AS store (READ_ONLY)", [str(self.path)])
                     con.execute("USE store")
                     con.execute("SELECT value FROM meta WHERE key = 'schema_version'")
@@ -259,10 +269,21 @@ class Store:
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor on the published version, consistent for the whole block."""
         cur = self._connection().cursor()
+        timer = threading.Timer(self.query_seconds, cur.interrupt) if self.query_seconds else None
         try:
             cur.execute("USE store")
+            if timer:
+                timer.start()
             yield cur
+        except duckdb.InterruptException:
+            raise StoreError(f"This view took longer than {self.query_seconds} s to compute and was stopped, so the "
+                             "server stays free for everyone: choose a shorter range or a coarser interval.") from None
+        except duckdb.OutOfMemoryException:
+            raise StoreError(f"This view needed more than the {self.query_memory_mb} MB of memory the app allows and was "
+                             "stopped: choose a shorter range or a coarser interval.") from None
         finally:
+            if timer:
+                timer.cancel()
             cur.close()
 
     def _damaged(self, exc: duckdb.Error, copy: Path | None = None) -> StoreError:

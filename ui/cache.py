@@ -1,11 +1,15 @@
 """Every cache of the web app, in one place.
 
 Metric results are cached by (metric, query, store version): a published load changes the
-version, so the next rerun recomputes and nobody sees stale figures. The store handle and
-the settings are resources shared by all sessions.
+version, so the next rerun recomputes and nobody sees stale figures. The cache holds at most
+the settings' cache_mb of frames, dropping the least recently used first. The store handle
+(with the web app's query limits) and the settings are resources shared by all sessions.
 """
 
 from __future__ import annotations
+
+import threading
+from collections import OrderedDict
 
 import polars as pl
 import streamlit as st
@@ -24,18 +28,52 @@ def settings() -> Settings:
 
 @st.cache_resource
 def store() -> Store:
-    return Store.from_settings(settings())
+    return Store.from_settings(settings(), limited=True)
 
 
-@st.cache_data(ttl=3600, max_entries=1000, show_spinner=False)
-def _run(name: str, q: Query, version: str) -> pl.DataFrame:
-    return registry.run(name, store(), q)
+class FrameCache:
+    """Frames by key, least recently used dropped first once they hold more than `budget`
+    bytes together (a frame larger than the budget is returned but not kept)."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self.used = 0
+        self._frames: OrderedDict[tuple, pl.DataFrame] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> pl.DataFrame | None:
+        with self._lock:
+            frame = self._frames.get(key)
+            if frame is not None:
+                self._frames.move_to_end(key)
+            return frame
+
+    def put(self, key: tuple, frame: pl.DataFrame) -> None:
+        size = frame.estimated_size()
+        with self._lock:
+            if key in self._frames or size > self.budget:
+                return
+            self._frames[key] = frame
+            self.used += size
+            while self.used > self.budget:
+                _, dropped = self._frames.popitem(last=False)
+                self.used -= dropped.estimated_size()
+
+
+@st.cache_resource
+def _frames() -> FrameCache:
+    return FrameCache(settings().cache_mb * 1024 * 1024)
 
 
 def metric(name: str, q: Query, **options: object) -> pl.DataFrame:
     """The metric's frame for this query, with extra metric options (raw or typed)."""
     query = q.with_options(**{k: v for k, v in options.items() if v is not None}) if options else q
-    return _run(name, query, store().version())
+    key = (name, query, store().version())
+    frame = _frames().get(key)
+    if frame is None:
+        frame = registry.run(name, store(), query)
+        _frames().put(key, frame)
+    return frame
 
 
 @st.cache_data(ttl=3600, max_entries=20, show_spinner=False)

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import streamlit as st
 
+from pulse.periods import period_count, period_start
 from pulse.query import INTERVALS, Query, QueryError, make_query, parse_date
 from ui import cache, url
 from ui import format as fmt
@@ -62,7 +63,7 @@ def _from_url(anchor: date) -> tuple[str, date, date, str, dict[str, str], list[
         try:
             last = params.get("end") or anchor.isoformat()
             first = params.get("start") or (parse_date(last, "end date") - timedelta(days=29)).isoformat()
-            custom = make_query(first, last)
+            custom = make_query(first, last, "month")  # the dates alone: any interval comes later
             start, end = custom.start, custom.end
         except QueryError as exc:
             notes.append(f"{exc} Showing {PRESETS[DEFAULT_PRESET].lower()}.")
@@ -82,6 +83,34 @@ def _from_url(anchor: date) -> tuple[str, date, date, str, dict[str, str], list[
     return preset, start, end, interval, filters, notes
 
 
+def _within_limits(start: date, end: date, interval: str, notes: list[str]) -> tuple[date, date, str]:
+    """A range of more days than a chart draws (the settings' max_points) cut to the days with
+    activity, and the interval coarsened until one chart draws at most max_points periods; a
+    note for each change. A shorter range is left exactly as asked: it is cheap, and a link's
+    week stays that week even when the data ends inside it."""
+    info = cache.info()
+    first, last = info.first_day, info.last_day
+    most = cache.settings().max_points
+    if (first and last and period_count(start, end, "day") > most and start <= last and end >= first
+            and (start < first or end > last)):
+        cut = max(start, first), min(end, last)
+        notes.append(f"The data runs from {first} to {last}, so the range {start} – {end} is shown as "
+                     f"{cut[0]} – {cut[1]}.")
+        start, end = cut
+    order = list(INTERVALS)
+    while period_count(start, end, interval) > most and interval != order[-1]:
+        coarser = order[order.index(interval) + 1]
+        notes.append(f"{period_count(start, end, interval):,} {INTERVAL_LABELS[interval].lower()}s are more than the "
+                     f"{most} points a chart draws; showing {INTERVAL_LABELS[coarser].lower()}s.")
+        interval = coarser
+    if period_count(start, end, interval) > most:
+        shorter = period_start(end, interval).replace(year=period_start(end, interval).year - most // 12)
+        notes.append(f"{period_count(start, end, interval):,} months are more than the {most} points a chart draws; "
+                     f"showing the last {most // 12} years, from {shorter}.")
+        start = shorter
+    return start, end, interval
+
+
 def filter_bar() -> Query:
     """Draw the bar in the sidebar and return the query it describes (app.py calls it
     only when the store exists)."""
@@ -93,6 +122,7 @@ def filter_bar() -> Query:
             notes.append(f"The link's {FILTER_PARAMS[name].lower()} {value!r} matches no one in the store; "
                          f"showing every {FILTER_PARAMS[name].lower()}.")
             del filters[name]
+    start, end, interval = _within_limits(start, end, interval, notes)
     with st.sidebar.form("filters", border=False):
         chosen_preset = st.selectbox(
             "Date range", list(PRESETS), index=list(PRESETS).index(preset), format_func=PRESETS.get
