@@ -48,6 +48,8 @@ def read_sql_batches(
         engine = sa.create_engine(parsed)
     except (NoSuchModuleError, ImportError) as e:
         raise LoadError(f"Cannot read {where}: no database driver is installed for {parsed.drivername}.") from e
+    if parsed.get_backend_name() == "postgresql":
+        sa.event.listen(engine, "connect", _text_when_unrepresentable)
     try:
         try:
             connection = engine.connect()
@@ -57,6 +59,27 @@ def read_sql_batches(
             yield from _stream(connection, table, source_table, query, batch_rows, source)
     finally:
         engine.dispose()
+
+
+def _text_when_unrepresentable(dbapi_connection: Any, _record: Any) -> None:
+    """PostgreSQL holds dates and timestamps Python cannot ('infinity', year 10000 and on):
+    with psycopg those arrive as their text instead of failing the whole read, and validation
+    quarantines each as a timestamp outside the supported range."""
+    adapters = getattr(dbapi_connection, "adapters", None)
+    if adapters is None:  # not psycopg 3
+        return
+    from psycopg import DataError
+    from psycopg.types import datetime as pg_datetime
+
+    for type_name, base in (("date", pg_datetime.DateLoader), ("timestamp", pg_datetime.TimestampLoader),
+                            ("timestamptz", pg_datetime.TimestamptzLoader)):
+        def load(self: Any, data: Any, _base: Any = base) -> Any:
+            try:
+                return _base.load(self, data)
+            except (DataError, ValueError, OverflowError):
+                return bytes(data).decode()
+
+        adapters.register_loader(type_name, type(f"Lenient{base.__name__}", (base,), {"load": load}))
 
 
 def _parse_url(url: str) -> URL:

@@ -218,3 +218,21 @@ def test_sqlite_missing_table(tmp_path):
     assert error_for(f"sqlite:///{path}", source_table="users") == (
         f"Cannot load users from sqlite:///{path} (table users): the table does not exist."
     )
+
+
+@pytest.mark.postgres
+def test_postgres_timestamps_python_cannot_hold_are_quarantined_not_fatal(pg):
+    """'infinity' and year 10000 are valid PostgreSQL timestamps that no Python datetime holds:
+    those rows are quarantined as bad timestamps and the others load."""
+    engine, schema = pg
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f'CREATE TABLE "{schema}".ev (event_id text, user_id text, ts timestamptz, event_type text)')
+        connection.exec_driver_sql(f"""INSERT INTO "{schema}".ev VALUES
+            ('e1', 'u1', '2024-03-01 10:00:00+00', 'login'),
+            ('e2', 'u1', 'infinity', 'login'),
+            ('e3', 'u1', '10000-01-01 00:00:00+00', 'login'),
+            ('e4', 'u1', '-infinity', 'login')""")
+    good, bad = load(POSTGRES_URL, "events", source_table=f"{schema}.ev")
+    assert good["event_id"].to_list() == ["e1"]
+    assert bad.select("row_number", "rule").rows() == [
+        (2, "bad timestamp in ts"), (3, "bad timestamp in ts"), (4, "bad timestamp in ts")]
