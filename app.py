@@ -6,10 +6,12 @@ bar built on this run; with no store yet, every page shows how to get data inste
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import streamlit as st
 
 from pulse.settings import SettingsError
-from ui import cache, url
+from ui import auth, cache, url
 from ui import format as fmt
 from ui.filters import filter_bar
 from ui.freshness import freshness, no_data
@@ -22,26 +24,28 @@ except SettingsError as exc:
     st.error(f"Pulse cannot start: {fmt.text(exc)}", icon=":material/error:")
     st.stop()
 
+# (file in pages/, title, icon) by section; a page's name in the permission table is its file's.
 PAGES = {
-    "Product": [
-        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-        st.Page("pages/activity.py", title="Activity", icon=":material/query_stats:"),
-        st.Page("pages/retention.py", title="Retention", icon=":material/event_repeat:"),
-    ],
-    "Money": [
-        st.Page("pages/purchases.py", title="Purchases", icon=":material/shopping_cart:"),
-        st.Page("pages/revenue.py", title="Revenue", icon=":material/payments:"),
-    ],
-    "People": [
-        st.Page("pages/user.py", title="User lookup", icon=":material/person_search:"),
-    ],
-    "Store": [
-        st.Page("pages/data.py", title="Data", icon=":material/database:"),
-        st.Page("pages/definitions.py", title="Definitions", icon=":material/menu_book:"),
-    ],
+    "Product": [("overview", "Overview", "dashboard"), ("activity", "Activity", "query_stats"),
+                ("retention", "Retention", "event_repeat")],
+    "Money": [("purchases", "Purchases", "shopping_cart"), ("revenue", "Revenue", "payments")],
+    "People": [("user", "User lookup", "person_search")],
+    "Store": [("data", "Data", "database"), ("definitions", "Definitions", "menu_book")],
+    "Admin": [("audit", "Audit log", "policy")],
 }
 
-router = st.navigation(PAGES)
+staff = auth.sign_in()
+asked = urlsplit(st.context.url or "").path.rstrip("/").rsplit("/", 1)[-1]
+for name, title, _ in (page for pages in PAGES.values() for page in pages):
+    if name == asked:
+        auth.refuse_page(name, title)
+first = next(name for pages in PAGES.values() for name, _, _ in pages if auth.may_see(name))
+navigation = {
+    section: [st.Page(f"pages/{name}.py", title=title, icon=f":material/{icon}:", default=name == first)
+              for name, title, icon in pages if auth.may_see(name)]
+    for section, pages in PAGES.items()
+}
+router = st.navigation({section: pages for section, pages in navigation.items() if pages})
 st.logo("assets/logo.svg", size="large")
 if not cache.store().exists():
     no_data()
@@ -49,4 +53,5 @@ if not cache.store().exists():
 url.restore(router.url_path)
 filter_bar()
 freshness()
+auth.signed_in_bar()
 router.run()

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 
+import polars as pl
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -73,6 +75,10 @@ class AdminDB:
         self.url = url
         try:
             self.engine = make_engine(url)
+        except (SQLAlchemyError, ValueError) as exc:
+            raise AdminDatabaseError(f"The admin database URL is not a valid SQLAlchemy URL ({exc.__class__.__name__}); "
+                                     "give one such as sqlite:///data/admin.db.") from None
+        try:
             if current_revision(self.engine) != head_revision():
                 upgrade(url)
         except SQLAlchemyError as exc:
@@ -89,6 +95,26 @@ class AdminDB:
         with self.session() as session:
             session.add(AuditEntry(actor=actor, action=action, detail=detail, address=address))
 
-    def audit_log(self, limit: int = 100) -> list[AuditEntry]:
+    def audit_log(self, limit: int | None = 100, actor: str | None = None, action: str | None = None,
+                  since: date | None = None) -> pl.DataFrame:
+        """The audit log, newest first, as text columns time_utc, actor, action, detail and
+        address: only `actor`'s entries, actions starting with `action`, from the UTC day `since`."""
+        query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        if actor:
+            query = query.where(AuditEntry.actor == actor)
+        if action:
+            query = query.where(AuditEntry.action.startswith(action, autoescape=True))
+        if since:
+            query = query.where(AuditEntry.at >= datetime.combine(since, time(), timezone.utc))
         with self.session() as session:
-            return list(session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)))
+            rows = [(_utc(e.at), e.actor, e.action, e.detail, e.address) for e in session.scalars(query)]
+        return pl.DataFrame(rows, schema=[(name, pl.String) for name in AUDIT_COLUMNS], orient="row")
+
+
+AUDIT_COLUMNS = ("time_utc", "actor", "action", "detail", "address")
+
+
+def _utc(moment: datetime) -> str:
+    """A stored instant as UTC text (SQLite hands back naive datetimes for what was stored as UTC)."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return aware.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")

@@ -116,6 +116,13 @@ class StaffAccounts:
             rows = session.scalars(select(StaffAccount).order_by(StaffAccount.email)).all()
             return [(_staff(a), a.disabled, a.locked_until and _aware(a.locked_until)) for a in rows]
 
+    def last_sign_ins(self) -> dict[str, datetime]:
+        """When each account last signed in, by email; an account that never did is absent."""
+        with self.db.session() as session:
+            rows = session.execute(select(SignInAttempt.email, func.max(SignInAttempt.at))
+                                   .where(SignInAttempt.succeeded.is_(True)).group_by(SignInAttempt.email))
+            return {email: _aware(at) for email, at in rows}
+
     def set_role(self, email: str, role: str, by: str) -> None:
         with self.db.session() as session:
             account = self._account(session, email)
@@ -145,6 +152,12 @@ class StaffAccounts:
             account.password_hash = _checked_password(password)
             account.locked_until = None
             self._audit(session, by, "staff.reset_password", account.email)
+
+    def by_email(self, email: str) -> Staff | None:
+        """The enabled account of an email an identity provider or a proxy vouched for, else None."""
+        with self.db.session() as session:
+            account = session.scalar(select(StaffAccount).where(StaffAccount.email == email.strip().lower()))
+            return None if account is None or account.disabled else _staff(account)
 
     # -- signing in and out --------------------------------------------------------------------
 

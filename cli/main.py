@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -18,7 +19,7 @@ import traceback
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,9 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
+from admin.roles import ROLES
 from pulse.schema import TABLES
 from pulse.settings import ROOT, Settings, SettingsError, load_settings
 from pulse.store import Store, StoreError
@@ -38,6 +41,7 @@ out = Console() if sys.stdout.isatty() else Console(width=100_000)
 
 USAGE_ERROR = 2
 WORK_ERROR = 1
+DEMO_ADMIN = "admin@example.com"
 
 
 class Failure(click.ClickException):
@@ -65,6 +69,20 @@ def user_errors() -> Iterator[None]:
         raise Failure(str(exc), WORK_ERROR) from None
     except KeyboardInterrupt:
         raise Failure("Interrupted; the store is as it was before this command.", 130) from None
+
+
+@contextmanager
+def admin_errors() -> Iterator[None]:
+    """user_errors() for a command on the admin database, whose errors are one line and exit 1 too.
+    Apart because the admin modules take a while to import, and most commands never need them."""
+    from admin.db import AdminDatabaseError
+    from admin.staff import StaffError
+
+    with user_errors():
+        try:
+            yield
+        except (AdminDatabaseError, StaffError) as exc:
+            raise Failure(str(exc), WORK_ERROR) from None
 
 
 @contextmanager
@@ -138,6 +156,21 @@ def _writing_store() -> Store:
     return store
 
 
+def _admin_db():
+    """The admin database of the settings, migrated to the newest schema."""
+    from admin.db import AdminDB
+
+    db = AdminDB(_settings().admin_db)
+    click.get_current_context().call_on_close(db.engine.dispose)
+    return db
+
+
+def _staff_accounts():
+    from admin.staff import StaffAccounts
+
+    return StaffAccounts(_admin_db())
+
+
 def _check_writable(path: Path) -> None:
     """Refuse, before any work, a file that cannot be written, so no work is wasted."""
     if path.is_dir():
@@ -203,12 +236,28 @@ def demo(users: int, days: int, seed: int, if_empty: bool) -> None:
 
     with user_errors():
         store = _writing_store()
+    with admin_errors():
+        accounts = _staff_accounts()  # before the long load: an unreachable admin database fails at once
     if if_empty and store.exists():
         out.print(f"The store {store.path} already exists; leaving it as it is.")
+    else:
+        with user_errors(), progress_bar("Generating demo data") as update:
+            result = load_demo(store, users, days, seed, progress=update)
+        _report(result)
+    with admin_errors():
+        _demo_admin(accounts)
+
+
+def _demo_admin(accounts) -> None:
+    """The first admin, so a fresh install can be signed in to; its password is shown this once,
+    and only its hash is kept."""
+    if accounts.accounts():
+        out.print(f"Staff accounts exist already; `pulse staff reset-password {DEMO_ADMIN}` sets a new password "
+                  "for the demo admin.")
         return
-    with user_errors(), progress_bar("Generating demo data") as update:
-        result = load_demo(store, users, days, seed, progress=update)
-    _report(result)
+    password = secrets.token_urlsafe(12)  # 16 characters
+    accounts.add(DEMO_ADMIN, "admin", password, by="pulse demo")
+    click.echo(f"Sign in as {DEMO_ADMIN} with password {password}")
 
 
 @main.command()
@@ -361,9 +410,11 @@ def rebuild() -> None:
 @click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535))
 @click.argument("streamlit_args", nargs=-1, type=click.UNPROCESSED)
 def run(port: int, streamlit_args: tuple[str, ...]) -> None:
-    """Start the web app."""
-    _settings()
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port), *streamlit_args]
+    """Start the web app (with sign-in as the settings say; without it, on localhost only)."""
+    settings = _settings()
+    local = ["--server.address", "127.0.0.1"] if settings.sign_in == "none" else []
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "server.py"), "--server.port", str(port), *local,
+               *streamlit_args]
     raise SystemExit(subprocess.call(command, cwd=ROOT, env=os.environ.copy()))
 
 
@@ -404,6 +455,173 @@ def user_forget(user_id: str, yes: bool, actor: str) -> None:
     with user_errors():
         removed = forget_user(_writing_store(), user_id, actor)
     out.print(f"Erased {user_id}: " + ", ".join(f"{n} {t}" for t, n in removed.items()))
+
+
+_by = click.option("--by", "actor", default=lambda: os.environ.get("USER", "unknown"),
+                   help="Who made the change (recorded in the audit log).")
+_countries = click.option("--country", "countries", multiple=True, help="Limit to users of this country (repeatable).")
+_plans = click.option("--plan", "plans", multiple=True, help="Limit to users on this plan (repeatable).")
+_password_stdin = click.option("--password-stdin", is_flag=True,
+                               help="Read the password from the first line of standard input instead of asking.")
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    try:
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    except click.Abort:  # end of input or Ctrl-C at the prompt
+        raise Failure("No password was given; nothing was changed.") from None
+
+
+def _cell(value: object) -> Text:
+    """Text from the database as a table cell: never read as rich markup, and no control
+    characters reach the terminal (a failed sign-in records whatever was typed as its actor)."""
+    return Text("".join(ch if ch.isprintable() else "?" for ch in str(value)))
+
+
+def _utc(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    # SQLite hands back naive datetimes for what was stored as UTC; PostgreSQL, its own zone's.
+    moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return f"{moment:%Y-%m-%d %H:%M:%S}"
+
+
+def _scope_words(countries: tuple[str, ...], plans: tuple[str, ...]) -> str:
+    return f"countries: {', '.join(countries) or 'all'}; plans: {', '.join(plans) or 'all'}"
+
+
+@main.group()
+def staff() -> None:
+    """Staff accounts: who may sign in to the web app, with which role and data scope."""
+
+
+@staff.command("add")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="What the account may see and do.")
+@_countries
+@_plans
+@_password_stdin
+@_by
+def staff_add(email: str, role: str, countries: tuple[str, ...], plans: tuple[str, ...], password_stdin: bool,
+              actor: str) -> None:
+    """Add a staff account (without --country or --plan it sees every user)."""
+    with admin_errors():
+        accounts = _staff_accounts()
+    password = _password(password_stdin)
+    with admin_errors():
+        added = accounts.add(email, role, password, by=actor, countries=countries, plans=plans)
+    out.print(f"Added {added.email} as {added.role} ({_scope_words(added.countries, added.plans)}).", markup=False)
+
+
+@staff.command("list")
+def staff_list() -> None:
+    """List the staff accounts."""
+    with admin_errors():
+        accounts = _staff_accounts()
+        rows, last = accounts.accounts(), accounts.last_sign_ins()
+    if not rows:
+        out.print("There are no staff accounts yet: add one with `pulse staff add EMAIL --role ROLE`.", markup=False)
+        return
+    now = datetime.now(timezone.utc)
+    grid = Table("email", "role", "countries", "plans", "disabled", "locked until (UTC)", "last sign-in (UTC)")
+    for member, disabled, locked_until in rows:
+        grid.add_row(_cell(member.email), member.role, _cell(", ".join(member.countries) or "all"),
+                     _cell(", ".join(member.plans) or "all"), "yes" if disabled else "",
+                     _utc(locked_until) if locked_until and locked_until > now else "", _utc(last.get(member.email)))
+    out.print(grid)
+
+
+@staff.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(ROLES), metavar="ROLE")
+@_by
+def staff_set_role(email: str, role: str, actor: str) -> None:
+    """Give EMAIL the role ROLE."""
+    with admin_errors():
+        _staff_accounts().set_role(email, role, by=actor)
+    out.print(f"{email} now has the role {role}.", markup=False)
+
+
+@staff.command("set-scope")
+@click.argument("email")
+@_countries
+@_plans
+@_by
+def staff_set_scope(email: str, countries: tuple[str, ...], plans: tuple[str, ...], actor: str) -> None:
+    """Limit EMAIL to users of these countries and plans (neither: every user)."""
+    with admin_errors():
+        accounts = _staff_accounts()
+        accounts.set_scope(email, countries, plans, by=actor)
+        member = next(m for m, _, _ in accounts.accounts() if m.email == email.strip().lower())
+    out.print(f"{member.email} now sees {_scope_words(member.countries, member.plans)}.", markup=False)
+
+
+@staff.command("disable")
+@click.argument("email")
+@_by
+def staff_disable(email: str, actor: str) -> None:
+    """Refuse EMAIL's sign-ins and end its sessions."""
+    with admin_errors():
+        _staff_accounts().set_disabled(email, True, by=actor)
+    out.print(f"Disabled {email}; its sessions have ended.", markup=False)
+
+
+@staff.command("enable")
+@click.argument("email")
+@_by
+def staff_enable(email: str, actor: str) -> None:
+    """Let a disabled EMAIL sign in again."""
+    with admin_errors():
+        _staff_accounts().set_disabled(email, False, by=actor)
+    out.print(f"Enabled {email}.", markup=False)
+
+
+@staff.command("reset-password")
+@click.argument("email")
+@_password_stdin
+@_by
+def staff_reset_password(email: str, password_stdin: bool, actor: str) -> None:
+    """Give EMAIL a new password (and lift a lock)."""
+    with admin_errors():
+        accounts = _staff_accounts()
+    password = _password(password_stdin)
+    with admin_errors():
+        accounts.reset_password(email, password, by=actor)
+    out.print(f"Set a new password for {email}.", markup=False)
+
+
+@main.command()
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1), help="How many entries to print.")
+@click.option("--actor", help="Only what this person did (their email, or the user name a command recorded).")
+@click.option("--action", help="Only actions starting with this, e.g. staff. or sign_in.")
+@click.option("--since", help="Only entries from this day on (YYYY-MM-DD, UTC).")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), help="Write every matching entry as CSV instead.")
+def audit(limit: int, actor: str | None, action: str | None, since: str | None, csv_path: Path | None) -> None:
+    """The audit log, newest first: who did what, when and from where."""
+    from pulse.export import to_csv
+    from pulse.query import parse_date
+
+    if csv_path:
+        _check_writable(csv_path)
+    with admin_errors():
+        first = parse_date(since, "--since date") if since else None
+        entries = _admin_db().audit_log(None if csv_path else limit + 1, actor, action, first)
+    if csv_path:
+        with user_errors():
+            _write(csv_path, to_csv(entries))
+        click.echo(f"Wrote {entries.height:,} audit entries to {csv_path}.", err=True)
+        return
+    if entries.height == 0:
+        out.print("No audit entries match.")
+        return
+    grid = Table("time (UTC)", "actor", "action", "detail", "address")
+    for row in entries.head(limit).iter_rows():
+        grid.add_row(*(_cell(value) for value in row))
+    out.print(grid)
+    if entries.height > limit:
+        out.print("… and older entries (use --limit or --csv).")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,10 @@ def user_scope(q: Query, column: str = "user_id", devices: bool = False) -> tupl
         if value is not None:
             conditions.append(f"{column} IN (SELECT user_id FROM people WHERE {name} = $f_{name})")
             params[f"f_{name}"] = value.upper() if name == "country" else value
+        allowed = q.in_scope(name)
+        if allowed:  # a staff member's data scope: only these users exist for them
+            conditions.append(f"{column} IN (SELECT user_id FROM people WHERE {name} IN (SELECT unnest($s_{name})))")
+            params[f"s_{name}"] = list(allowed)
     device = q.filter("device_type")
     if devices and device is not None:
         conditions.append(f"{column} IN (SELECT user_id FROM user_days WHERE devices & {DEVICE_BIT[device]} <> 0)")

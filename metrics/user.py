@@ -10,9 +10,11 @@ stored.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import polars as pl
 
-from metrics.base import MONEY_DTYPE, weekday_hours_sql
+from metrics.base import MONEY_DTYPE, user_scope, weekday_hours_sql
 from metrics.registry import Option, metric
 from pulse.measures import NET, NOT_SET, ORDER, ORDER_COUNT, local_day, mean_seconds, money, mrr_active_at
 from pulse.periods import calendar_sql, end_of_day_utc, offset_sql, periods_between, trunc_sql
@@ -23,11 +25,18 @@ USER_ID = Option("user_id", "str", None, "the user's id",
 SEARCH_LIMIT = 20
 
 
+def _data_scope(q: Query) -> tuple[str, dict]:
+    """The staff member's data scope alone: the user page looks a user up whatever the filters."""
+    return user_scope(replace(q, filters=()), "user_id")
+
+
 def user_id(store, q: Query) -> str:
     """The user the query asks about, checked to exist, or one sentence saying what is wrong."""
     value = q.opt("user_id")
-    if not store.scalar("SELECT count(*) FROM people WHERE user_id = $user", {"user": value}):
-        raise QueryError(f"There is no user {value!r} in the store; search by id, email or name.")
+    scope, params = _data_scope(q)
+    if not store.scalar(f"SELECT count(*) FROM people WHERE user_id = $user AND {scope}", {"user": value} | params):
+        raise QueryError(f"There is no user {value!r} in the store{' within your data scope' if q.scope else ''}; "
+                         "search by id, email or name.")
     return value
 
 
@@ -46,11 +55,13 @@ def user_search(store, q: Query) -> pl.DataFrame:
     rest; ties by user_id.
     """
     text = q.opt("text").lower()
+    scope, params = _data_scope(q)
     return store.fetch(
         f"""
         SELECT user_id, email, name, country, plan, signup_at, last_seen
         FROM people
-        WHERE contains(lower(user_id), $text) OR contains(lower(email), $text) OR contains(lower(name), $text)
+        WHERE (contains(lower(user_id), $text) OR contains(lower(email), $text) OR contains(lower(name), $text))
+          AND {scope}
         ORDER BY CASE WHEN lower(user_id) = $text OR lower(email) = $text THEN 0
                       WHEN starts_with(lower(user_id), $text) OR starts_with(lower(email), $text)
                            OR starts_with(lower(name), $text) THEN 1
@@ -58,7 +69,7 @@ def user_search(store, q: Query) -> pl.DataFrame:
                  user_id
         LIMIT {SEARCH_LIMIT}
         """,
-        {"text": text},
+        {"text": text} | params,
     )
 
 

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from metrics import registry
-from ui import cache, charts, url
+from ui import auth, cache, charts, url
 from ui import components as ui
 from ui import format as fmt
 from ui.filters import current_query
@@ -24,7 +24,10 @@ SPENDING_LABELS = {"category": "By category", "provider": "By provider", "month"
 SPENDING_VALUES = {"category": "Category", "provider": "Provider", "month": "Month"}
 
 spending_dimensions = registry.get("user_spending").option("dimension").choices
-timeline_types = registry.get("user_timeline").option("types").choices
+# A role sees a user's activity, their money, or both (billing: money only).
+activity_shown, money_shown = auth.allowed("see_user_activity"), auth.allowed("see_user_money")
+timeline_types = [t for t in registry.get("user_timeline").option("types").choices
+                  if (activity_shown if t in ("event", "session") else money_shown)]
 
 q = current_query()
 st.title("User")
@@ -63,34 +66,36 @@ with ui.shows_errors():
                     durations=("avg_session_s",))
     ui.caption("user_profile")
 
-    hours_col, spending_col = st.columns(2)
-    with hours_col:
-        st.subheader("When they are active")
-        ui.chart(charts.weekday_hours(cache.metric("user_hours", q, user_id=user_id)))
-        ui.caption("user_hours", text="One user's events by weekday and hour of the day in the reporting timezone.")
-    with spending_col:
-        st.subheader("Spending")
-        for tab, dimension in zip(st.tabs([SPENDING_LABELS[d] for d in spending_dimensions]), spending_dimensions):
-            with tab:
-                spending = cache.metric("user_spending", q, user_id=user_id, dimension=dimension)
-                months = "month" if dimension == "month" else None
-                ui.chart_with_table(charts.bars(spending, "amount", "value", "Net spend", values="money", details=("orders",),
-                                                periods=months),
-                                    spending, "user_spending", q, "spending", key=f"spending-{dimension}",
-                                    money_columns=("amount",), labels={"value": SPENDING_VALUES[dimension]},
-                                    dates={"value": "month"} if months else None)
-        ui.caption("user_spending")
+    hours_col, spending_col = st.columns(2) if activity_shown and money_shown else (st.container(), st.container())
+    if activity_shown:
+        with hours_col:
+            st.subheader("When they are active")
+            ui.chart(charts.weekday_hours(cache.metric("user_hours", q, user_id=user_id)))
+            ui.caption("user_hours", text="One user's events by weekday and hour of the day in the reporting timezone.")
+    if money_shown:
+        with spending_col:
+            st.subheader("Spending")
+            for tab, dimension in zip(st.tabs([SPENDING_LABELS[d] for d in spending_dimensions]), spending_dimensions):
+                with tab:
+                    spending = cache.metric("user_spending", q, user_id=user_id, dimension=dimension)
+                    months = "month" if dimension == "month" else None
+                    ui.chart_with_table(charts.bars(spending, "amount", "value", "Net spend", values="money",
+                                                    details=("orders",), periods=months),
+                                        spending, "user_spending", q, "spending", key=f"spending-{dimension}",
+                                        money_columns=("amount",), labels={"value": SPENDING_VALUES[dimension]},
+                                        dates={"value": "month"} if months else None)
+            ui.caption("user_spending")
 
-    st.subheader("Subscription history")
-    periods = cache.metric("user_subscriptions", q, user_id=user_id)
-    if not ui.empty(periods, "subscriptions"):
-        ui.table(periods, "user_subscriptions", q, money_columns=("mrr",))
-    ui.caption("user_subscriptions", "Times in UTC.")
+        st.subheader("Subscription history")
+        periods = cache.metric("user_subscriptions", q, user_id=user_id)
+        if not ui.empty(periods, "subscriptions"):
+            ui.table(periods, "user_subscriptions", q, money_columns=("mrr",))
+        ui.caption("user_subscriptions", "Times in UTC.")
 
     st.subheader("Timeline")
     types = st.multiselect("Show", timeline_types, format_func=TYPE_LABELS.get, key="timeline_types",
                            default=url.get_list("types", timeline_types, timeline_types, what="timeline types"))
-    url.keep("types", types, list(timeline_types))
+    url.keep("types", types, timeline_types)
     page_key = f"timeline_page-{user_id}-{','.join(types)}"
     page = st.session_state.get(page_key, 0)
     if types:

@@ -56,6 +56,9 @@ class Query:
     interval: str = "day"
     filters: tuple[tuple[str, str], ...] = ()
     options: tuple[tuple[str, Any], ...] = field(default=())
+    # A staff member's data scope: the only countries and plans whose users they may see
+    # (empty: all). Applied with the filters, so no metric can forget it.
+    scope: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         if self.interval not in INTERVALS:
@@ -99,6 +102,16 @@ class Query:
         if name not in values:
             raise KeyError(f"option {name!r} was not declared for this metric")
         return values[name]
+
+    def scoped(self, countries: tuple[str, ...] = (), plans: tuple[str, ...] = ()) -> Query:
+        """This query limited to the users of these countries and plans (none given: all)."""
+        scope = tuple((name, tuple(sorted(values))) for name, values in (("country", countries), ("plan", plans))
+                      if values)
+        return replace(self, scope=scope)
+
+    def in_scope(self, name: str) -> tuple[str, ...]:
+        """The values of `name` (country, plan) the scope allows; empty when it allows all."""
+        return dict(self.scope).get(name, ())
 
     def with_options(self, **options: Any) -> Query:
         merged = dict(self.options) | options

@@ -39,6 +39,8 @@ class Settings:
     # (Streamlit's st.login), proxy (a trusted header from an authenticating proxy) or none
     # (only when the app listens on localhost).
     sign_in: str = "accounts"
+    # Signs the session cookie; when empty, a random key is kept in secret_key next to the store.
+    secret_key: str = field(default="", repr=False)
     idle_hours: int = 8  # a signed-in session ends after this long without a page view
     proxy_header: str = "X-Forwarded-Email"  # sign_in = "proxy": the header naming the staff member
     proxy_address: str = "127.0.0.1"  # ... honoured only from this address

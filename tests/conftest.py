@@ -105,3 +105,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _own_admin_db_and_an_open_app(tmp_path, monkeypatch):
+    """No test touches the project's data/admin.db, and the app runs without sign-in unless a
+    test signs in on purpose (fixtures of a wider scope set these themselves)."""
+    monkeypatch.setenv("PULSE_ADMIN_DB", f"sqlite:///{tmp_path / 'admin.db'}")
+    monkeypatch.setenv("PULSE_SIGN_IN", "none")

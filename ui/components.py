@@ -26,7 +26,7 @@ from pulse.export import to_csv
 from pulse.periods import period_end, period_start, previous_period
 from pulse.query import Query, QueryError
 from pulse.store import StoreError
-from ui import cache, docs, url
+from ui import auth, cache, docs, url
 from ui import format as fmt
 
 CARD_WIDTH = 220  # cards wrap onto more rows on a narrow screen rather than cut their labels
@@ -239,6 +239,8 @@ def table(
     adds the suffix to the periods of that column that end on or after the cutoff. The download is the exact
     CSV `pulse export` writes for the same frame.
     """
+    if not auth.allowed("see_personal"):
+        frame = fmt.masked(frame)
     shown, config, order = _display(frame, q, money_columns, percent_columns, labels or {}, hide, codes or {},
                                     dates or {}, empty or {}, marked)
     extra = {"on_select": "rerun", "selection_mode": "multi-row"} if selectable else {}
@@ -279,7 +281,11 @@ def kpi_table(
 
 
 def _download_button(label: str, data: bytes | str | Callable[[], bytes | str], file_name: str, key: str) -> None:
-    st.download_button(label, data, file_name=f"{file_name}.csv", mime="text/csv", key=key, icon=":material/download:")
+    """A CSV download, for the roles that may take data out; each one is written to the audit log."""
+    if not auth.allowed("download_csv"):
+        return
+    st.download_button(label, data, file_name=f"{file_name}.csv", mime="text/csv", key=key, icon=":material/download:",
+                       on_click=auth.record, args=("download", f"{file_name}.csv"))
 
 
 def _file_name(name: str, q: Query | None) -> str:

@@ -14,7 +14,7 @@ import streamlit as st
 
 from pulse.periods import period_count, period_start
 from pulse.query import INTERVALS, Query, QueryError, make_query, parse_date
-from ui import cache, url
+from ui import auth, cache, url
 from ui import format as fmt
 
 PRESETS = {
@@ -116,7 +116,11 @@ def filter_bar() -> Query:
     only when the store exists)."""
     anchor = anchor_day()
     preset, start, end, interval, filters, notes = _from_url(anchor)
-    choices = cache.filter_choices()
+    staff = auth.staff()
+    scope = {"country": staff.countries, "plan": staff.plans}
+    # A data scope leaves only its own values to choose from.
+    choices = {name: [v for v in values if not scope.get(name) or v in scope[name]]
+               for name, values in cache.filter_choices().items()}
     for name, value in list(filters.items()):
         if value not in choices.get(name, []):
             notes.append(f"The link's {FILTER_PARAMS[name].lower()} {value!r} matches no one in the store; "
@@ -150,9 +154,13 @@ def filter_bar() -> Query:
         new.update({k: v for k, v in chosen.items() if v})
         st.query_params.from_dict(new)
         st.rerun()
+    if staff.countries or staff.plans:
+        fixed = [f"{what} {', '.join(values)}" for what, values in (("countries", staff.countries), ("plans", staff.plans))
+                 if values]
+        st.sidebar.caption(fmt.text(f"Your data scope (fixed): {' · '.join(fixed)}. Every figure counts only these users."))
     for note in notes:
         st.sidebar.warning(fmt.text(note))
-    query = make_query(start, end, interval, filters)
+    query = make_query(start, end, interval, filters).scoped(staff.countries, staff.plans)
     st.session_state["query"] = query
     return query
 

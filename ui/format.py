@@ -42,7 +42,7 @@ LABELS = {
     "product_name": "Product", "median_days_to_convert": "Median days", "conversion_rate": "Conversion",
     "customer_churn_rate": "Customer churn", "signup_at": "Signed up", "started_at": "Started (UTC)",
     "ended_at": "Ended (UTC)", "subscription_id": "Subscription ID", "from_plan": "From plan", "to_plan": "To plan",
-    "weekday": "Weekday", "hour": "Hour", "events": "Events", "type": "Type", "detail": "Detail", "amount": "Amount",
+    "weekday": "Weekday", "hour": "Hour", "events": "Events", "type": "Type", "detail": "Detail", "time_utc": "Time (UTC)", "actor": "Who", "action": "Action", "address": "From", "amount": "Amount",
     "transactions": "Transactions", "auth_provider": "Signs in with", "device_type": "Device",
     "day_1": "Day 1", "day_7": "Day 7", "day_14": "Day 14", "day_30": "Day 30", "day_60": "Day 60", "day_90": "Day 90",
 }
@@ -222,3 +222,17 @@ def text(value: object) -> str:
     escaped = re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~$&\"'=])", r"\\\1", str(value))
     return (escaped.replace(":", ":" + WORD_JOINER).replace("@", "@" + WORD_JOINER)
             .replace("www\\.", "www" + WORD_JOINER + "\\."))
+
+
+PERSONAL = ("email", "name")
+
+
+def masked(frame: pl.DataFrame) -> pl.DataFrame:
+    """Emails and names shown to a role that may not see them: the first letter of each part
+    and the email's domain, so rows stay tellable apart (m•••@hooli.example, M••• B•••)."""
+    dots = "\u2022" * 3
+    return frame.with_columns(
+        pl.col(c).str.replace_all(r"([^\s@._-])[^\s@._-]*", "${1}" + dots) if c == "name" else
+        pl.col(c).str.extract(r"^(.)", 1) + dots + pl.col(c).str.extract(r"(@.*)$", 1).fill_null("")
+        for c in PERSONAL if c in frame.columns and frame.schema[c] == pl.String
+    )

@@ -62,9 +62,11 @@ def busiest_user(store_path) -> str:
 @pytest.fixture(scope="module")
 def server(store_path):
     port = free_port()
-    env = os.environ | {"PULSE_STORE": str(store_path), "PULSE_ADMIN_DB": f"sqlite:///{store_path.parent / 'admin.db'}"}
+    env = os.environ | {"PULSE_STORE": str(store_path), "PULSE_ADMIN_DB": f"sqlite:///{store_path.parent / 'admin.db'}",
+                        "PULSE_SIGN_IN": "none"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "server.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1",
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
