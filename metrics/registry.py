@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -174,7 +174,7 @@ class Metric:
         for name, opt in declared.items():
             if opt.required and values[name] in (None, "", ()):
                 raise QueryError(opt.required)
-        return Query(q.start, q.end, q.interval, q.filters, tuple(sorted(values.items(), key=lambda kv: kv[0])))
+        return replace(q, options=tuple(sorted(values.items(), key=lambda kv: kv[0])))
 
 
 REGISTRY: dict[str, Metric] = {}
