@@ -263,3 +263,9 @@ def test_a_broken_link_fails(line):
     doc = ROOT / "docs" / "data.md"
     text = doc.read_text()
     assert len(broken_links(doc, f"{text}\n{line}\n")) > len(broken_links(doc, text))
+
+
+def test_the_readme_prints_the_permission_table_the_app_enforces():
+    from admin import roles
+
+    assert roles.table() in (ROOT / "README.md").read_text()
