@@ -42,8 +42,8 @@ def _address() -> str:
 def _refuse(title: str, text: str, sign_in: bool = False) -> None:
     st.title(title)
     st.error(text, icon=":material/lock:")
-    if sign_in:
-        st.link_button("Sign in", SIGN_IN_PATH, type="primary")
+    target, label = (SIGN_IN_PATH, "Sign in") if sign_in else ("/", "Go to Pulse's first page")
+    st.html(f'<a href="{target}" target="_self" style="font-size:16px">{label}</a>')
     st.stop()
 
 
