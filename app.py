@@ -34,7 +34,7 @@ PAGES = {
     "Admin": [("audit", "Audit log", "policy")],
 }
 
-staff = auth.sign_in()
+auth.sign_in()
 asked = urlsplit(st.context.url or "").path.rstrip("/").rsplit("/", 1)[-1]
 for name, title, _ in (page for pages in PAGES.values() for page in pages):
     if name == asked:

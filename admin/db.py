@@ -107,14 +107,17 @@ class AdminDB:
         if since:
             query = query.where(AuditEntry.at >= datetime.combine(since, time(), timezone.utc))
         with self.session() as session:
-            rows = [(_utc(e.at), e.actor, e.action, e.detail, e.address) for e in session.scalars(query)]
+            rows = [(utc_text(e.at), e.actor, e.action, e.detail, e.address) for e in session.scalars(query)]
         return pl.DataFrame(rows, schema=[(name, pl.String) for name in AUDIT_COLUMNS], orient="row")
 
 
 AUDIT_COLUMNS = ("time_utc", "actor", "action", "detail", "address")
 
 
-def _utc(moment: datetime) -> str:
-    """A stored instant as UTC text (SQLite hands back naive datetimes for what was stored as UTC)."""
+def utc_text(moment: datetime | None) -> str:
+    """A stored instant as UTC text, empty for none (SQLite hands back naive datetimes for what
+    was stored as UTC; PostgreSQL, its own zone's)."""
+    if moment is None:
+        return ""
     aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
     return aware.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")

@@ -129,12 +129,13 @@ class StaffAccounts:
             account.role = _checked_role(role)
             self._audit(session, by, "staff.set_role", f"{account.email} to {role}")
 
-    def set_scope(self, email: str, countries, plans, by: str) -> None:
+    def set_scope(self, email: str, countries, plans, by: str) -> Staff:
         with self.db.session() as session:
             account = self._account(session, email)
             account.countries, account.plans = _scope_text(countries, upper=True), _scope_text(plans)
             self._audit(session, by, "staff.set_scope",
                         f"{account.email}: countries {account.countries or 'all'}, plans {account.plans or 'all'}")
+            return _staff(account)
 
     def set_disabled(self, email: str, disabled: bool, by: str) -> None:
         with self.db.session() as session:

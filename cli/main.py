@@ -19,7 +19,7 @@ import traceback
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -480,14 +480,6 @@ def _cell(value: object) -> Text:
     return Text("".join(ch if ch.isprintable() else "?" for ch in str(value)))
 
 
-def _utc(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    # SQLite hands back naive datetimes for what was stored as UTC; PostgreSQL, its own zone's.
-    moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
-    return f"{moment:%Y-%m-%d %H:%M:%S}"
-
-
 def _scope_words(countries: tuple[str, ...], plans: tuple[str, ...]) -> str:
     return f"countries: {', '.join(countries) or 'all'}; plans: {', '.join(plans) or 'all'}"
 
@@ -518,6 +510,8 @@ def staff_add(email: str, role: str, countries: tuple[str, ...], plans: tuple[st
 @staff.command("list")
 def staff_list() -> None:
     """List the staff accounts."""
+    from admin.db import utc_text
+
     with admin_errors():
         accounts = _staff_accounts()
         rows, last = accounts.accounts(), accounts.last_sign_ins()
@@ -529,7 +523,7 @@ def staff_list() -> None:
     for member, disabled, locked_until in rows:
         grid.add_row(_cell(member.email), member.role, _cell(", ".join(member.countries) or "all"),
                      _cell(", ".join(member.plans) or "all"), "yes" if disabled else "",
-                     _utc(locked_until) if locked_until and locked_until > now else "", _utc(last.get(member.email)))
+                     utc_text(locked_until) if locked_until and locked_until > now else "", utc_text(last.get(member.email)))
     out.print(grid)
 
 
@@ -552,9 +546,7 @@ def staff_set_role(email: str, role: str, actor: str) -> None:
 def staff_set_scope(email: str, countries: tuple[str, ...], plans: tuple[str, ...], actor: str) -> None:
     """Limit EMAIL to users of these countries and plans (neither: every user)."""
     with admin_errors():
-        accounts = _staff_accounts()
-        accounts.set_scope(email, countries, plans, by=actor)
-        member = next(m for m, _, _ in accounts.accounts() if m.email == email.strip().lower())
+        member = _staff_accounts().set_scope(email, countries, plans, by=actor)
     out.print(f"{member.email} now sees {_scope_words(member.countries, member.plans)}.", markup=False)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 import polars as pl
@@ -61,25 +62,35 @@ def read_sql_batches(
         engine.dispose()
 
 
-def _text_when_unrepresentable(dbapi_connection: Any, _record: Any) -> None:
-    """PostgreSQL holds dates and timestamps Python cannot ('infinity', year 10000 and on):
-    with psycopg those arrive as their text instead of failing the whole read, and validation
-    quarantines each as a timestamp outside the supported range."""
-    adapters = getattr(dbapi_connection, "adapters", None)
-    if adapters is None:  # not psycopg 3
-        return
+@cache
+def _lenient_loaders() -> dict[str, type]:
+    """psycopg's date and timestamp loaders, returning the value's text where Python's types
+    cannot hold it instead of raising."""
     from psycopg import DataError
     from psycopg.types import datetime as pg_datetime
 
-    for type_name, base in (("date", pg_datetime.DateLoader), ("timestamp", pg_datetime.TimestampLoader),
-                            ("timestamptz", pg_datetime.TimestamptzLoader)):
-        def load(self: Any, data: Any, _base: Any = base) -> Any:
+    def lenient(base: type) -> type:
+        def load(self: Any, data: Any) -> Any:
             try:
-                return _base.load(self, data)
+                return base.load(self, data)
             except (DataError, ValueError, OverflowError):
                 return bytes(data).decode()
 
-        adapters.register_loader(type_name, type(f"Lenient{base.__name__}", (base,), {"load": load}))
+        return type(f"Lenient{base.__name__}", (base,), {"load": load})
+
+    return {"date": lenient(pg_datetime.DateLoader), "timestamp": lenient(pg_datetime.TimestampLoader),
+            "timestamptz": lenient(pg_datetime.TimestamptzLoader)}
+
+
+def _text_when_unrepresentable(dbapi_connection: Any, _record: Any) -> None:
+    """PostgreSQL holds dates and timestamps Python cannot ('infinity', year 10000 and on):
+    with psycopg those arrive as their text instead of failing the whole read, and validation
+    quarantines each as a bad timestamp."""
+    adapters = getattr(dbapi_connection, "adapters", None)
+    if adapters is None:  # not psycopg 3
+        return
+    for type_name, loader in _lenient_loaders().items():
+        adapters.register_loader(type_name, loader)
 
 
 def _parse_url(url: str) -> URL:

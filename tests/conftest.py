@@ -73,6 +73,27 @@ def shown(markdown: str) -> str:
     return re.sub(r"\\(.)", r"\1", re.sub(r"\]\([^)]*\)", "]", markdown)).replace("\u2060", "")
 
 
+def open_page(store_path: Path, monkeypatch, page: str, env: dict[str, str] | None = None, **params: str):
+    """An AppTest of the whole app (router, filter bar, link parameters) on `page` of the store
+    at `store_path`, after one run, with these URL parameters and extra settings in `env`."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("PULSE_STORE", str(store_path))
+    monkeypatch.setenv("PULSE_CONFIG", str(store_path.parent / "none.toml"))
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=120)
+    for key, value in params.items():
+        at.query_params[key] = value
+    if page != "overview":
+        at.switch_page(f"pages/{page}.py")
+    at.run()
+    return at
+
+
 def d(text: str) -> date:
     return date.fromisoformat(text)
 

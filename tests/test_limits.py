@@ -10,16 +10,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-import streamlit as st
-from conftest import shown
-from streamlit.testing.v1 import AppTest
+from conftest import open_page, shown
 
 from loaders.load import load_demo
 from pulse.query import QueryError, make_query
 from pulse.store import Store, StoreError
 from ui.cache import FrameCache
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["overview", "activity", "retention", "purchases", "revenue", "user", "data"]
 
 
@@ -28,22 +25,6 @@ def demo(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("limits") / "pulse.duckdb"
     load_demo(Store(path), users=200, days=60, seed=5)
     return path
-
-
-def open_page(store_path: Path, monkeypatch, page: str, env: dict[str, str] | None = None, **params: str) -> AppTest:
-    monkeypatch.setenv("PULSE_STORE", str(store_path))
-    monkeypatch.setenv("PULSE_CONFIG", str(store_path.parent / "none.toml"))
-    for name, value in (env or {}).items():
-        monkeypatch.setenv(name, value)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in params.items():
-        at.query_params[key] = value
-    if page != "overview":
-        at.switch_page(f"pages/{page}.py")
-    at.run()
-    return at
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -17,17 +17,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from conftest import shown
+from conftest import open_page, shown
 from loaders.load import load_demo
 from metrics import registry
 from pulse.query import FILTERS, make_query
 from pulse.store import Store
 from ui.format import text as fmt_text
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ["overview", "activity", "retention", "purchases", "revenue", "user"]
 EMPTY_RANGE = {"range": "custom", "start": "2001-01-01", "end": "2001-01-31"}
 VIEWS = {
@@ -63,21 +61,6 @@ def raw_names(demo) -> set[str]:
     for kpis in ("kpis", "activity_kpis"):
         names |= set(registry.run(kpis, Store(demo[0]), q)["kpi"].to_list())
     return {name for name in names if "_" in name}
-
-
-def open_page(store_path, monkeypatch, page: str, **params: str) -> AppTest:
-    monkeypatch.setenv("PULSE_STORE", str(store_path))
-    monkeypatch.setenv("PULSE_ADMIN_DB", f"sqlite:///{store_path.parent / 'admin.db'}")
-    monkeypatch.setenv("PULSE_CONFIG", str(store_path.parent / "none.toml"))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in params.items():
-        at.query_params[key] = value
-    if page != "overview":
-        at.switch_page(f"pages/{page}.py")
-    at.run()
-    return at
 
 
 def chart_titles(node) -> Iterator[str]:

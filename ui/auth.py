@@ -47,6 +47,13 @@ def _refuse(title: str, text: str, sign_in: bool = False) -> None:
     st.stop()
 
 
+def _no_account(who: str, how: str) -> None:
+    """Refuse (and log) an identity the proxy or the identity provider vouched for that no
+    enabled staff account matches."""
+    access().accounts.db.audit(who, "sign_in.refused", f"{how}: no staff account", _address())
+    _refuse("No access", "Your sign-in does not match a Pulse staff account; ask an admin to add you.")
+
+
 def sign_in() -> Staff:
     """The member of staff this run is for; otherwise the page says why and stops."""
     settings = cache.settings()
@@ -67,18 +74,16 @@ def sign_in() -> Staff:
         email = st.context.headers.get(settings.proxy_header)
         staff = access().accounts.by_email(email) if email else None
         if staff is None:
-            access().accounts.db.audit(email or "(no header)", "sign_in.refused", "proxy: no staff account", _address())
-            _refuse("No access", "Your sign-in does not match a Pulse staff account; ask an admin to add you.")
+            _no_account(email or "(no header)", "proxy")
     else:  # oidc
         if not st.user.is_logged_in:
             st.title("Pulse")
             st.button("Sign in", on_click=st.login, type="primary")
             st.stop()
-        staff = access().accounts.by_email(str(st.user.get("email", "")))
+        email = str(st.user.get("email", ""))
+        staff = access().accounts.by_email(email)
         if staff is None:
-            access().accounts.db.audit(str(st.user.get("email", "")), "sign_in.refused", "oidc: no staff account",
-                                       _address())
-            _refuse("No access", "Your sign-in does not match a Pulse staff account; ask an admin to add you.")
+            _no_account(email, "oidc")
     st.session_state["staff"] = staff
     return staff
 

@@ -152,7 +152,7 @@ def _display(
     """The frame as the table shows it, its column configuration and the columns shown.
 
     A breakdown's `dimension` column (the same value in every row) is left out and names the
-    `value` column instead. Nulls stay nulls: st.dataframe shows them as "—" (placeholder).
+    `value` column instead. Nulls stay nulls: st.dataframe shows them as "—".
     """
     hidden = set(hide)
     codes, labels = dict(codes), dict(labels)

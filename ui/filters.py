@@ -98,14 +98,15 @@ def _within_limits(start: date, end: date, interval: str, notes: list[str]) -> t
                      f"{cut[0]} – {cut[1]}.")
         start, end = cut
     order = list(INTERVALS)
-    while period_count(start, end, interval) > most and interval != order[-1]:
+    count = period_count(start, end, interval)
+    while count > most and interval != order[-1]:
         coarser = order[order.index(interval) + 1]
-        notes.append(f"{period_count(start, end, interval):,} {INTERVAL_LABELS[interval].lower()}s are more than the "
-                     f"{most} points a chart draws; showing {INTERVAL_LABELS[coarser].lower()}s.")
-        interval = coarser
-    if period_count(start, end, interval) > most:
+        notes.append(f"{count:,} {INTERVAL_LABELS[interval].lower()}s are more than the {most} points a chart draws; "
+                     f"showing {INTERVAL_LABELS[coarser].lower()}s.")
+        interval, count = coarser, period_count(start, end, coarser)
+    if count > most:
         shorter = period_start(end, interval).replace(year=period_start(end, interval).year - most // 12)
-        notes.append(f"{period_count(start, end, interval):,} months are more than the {most} points a chart draws; "
+        notes.append(f"{count:,} months are more than the {most} points a chart draws; "
                      f"showing the last {most // 12} years, from {shorter}.")
         start = shorter
     return start, end, interval
