@@ -16,11 +16,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+import polars as pl
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
-from admin.db import AdminDB
+from admin.db import AdminDB, utc_text
 from admin.models import AuditEntry, SignInAttempt, StaffAccount, StaffSession
 from admin.roles import ROLES
 
@@ -30,6 +31,7 @@ LOCK_TIME = timedelta(minutes=15)
 MIN_PASSWORD = 12
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HASHER = PasswordHasher()
+ROSTER_COLUMNS = ("email", "role", "countries", "plans", "disabled", "locked_until_utc", "last_sign_in_utc")
 
 
 class StaffError(Exception):
@@ -97,7 +99,16 @@ class StaffAccounts:
 
     # -- managing accounts ---------------------------------------------------------------------
 
-    def add(self, email: str, role: str, password: str, by: str, countries=(), plans=()) -> Staff:
+    def _keep_an_admin(self, session, account: StaffAccount) -> None:
+        """Refuse to demote or disable the last enabled admin: nobody could manage staff then."""
+        if account.role != "admin" or account.disabled:
+            return
+        admins = session.scalar(select(func.count()).select_from(StaffAccount).where(
+            StaffAccount.role == "admin", StaffAccount.disabled.is_(False)))
+        if admins <= 1:
+            raise StaffError(f"{account.email} is the last enabled admin; make another account an admin first.")
+
+    def add(self, email: str, role: str, password: str, by: str, countries=(), plans=(), address: str = "") -> Staff:
         email = email.strip().lower()
         if not _EMAIL.match(email):
             raise StaffError(f"{email!r} is not an email address.")
@@ -107,7 +118,7 @@ class StaffAccounts:
             if session.scalar(select(StaffAccount).where(StaffAccount.email == email)) is not None:
                 raise StaffError(f"There is already a staff account {email!r}.")
             session.add(account)
-            self._audit(session, by, "staff.add", f"{email} as {role}")
+            self._audit(session, by, "staff.add", f"{email} as {role}", address)
         return _staff(account)
 
     def accounts(self) -> list[tuple[Staff, bool, datetime | None]]:
@@ -116,6 +127,17 @@ class StaffAccounts:
             rows = session.scalars(select(StaffAccount).order_by(StaffAccount.email)).all()
             return [(_staff(a), a.disabled, a.locked_until and _aware(a.locked_until)) for a in rows]
 
+    def roster(self, now: datetime | None = None) -> pl.DataFrame:
+        """Every account as text for a table: email, role, countries, plans ("all" when not
+        limited), disabled ("yes" or empty), locked_until_utc (empty unless locked now) and
+        last_sign_in_utc (empty when never)."""
+        now, last = now or _now(), self.last_sign_ins()
+        rows = [(member.email, member.role, ", ".join(member.countries) or "all", ", ".join(member.plans) or "all",
+                 "yes" if disabled else "", utc_text(locked_until) if locked_until and locked_until > now else "",
+                 utc_text(last.get(member.email)))
+                for member, disabled, locked_until in self.accounts()]
+        return pl.DataFrame(rows, schema=[(name, pl.String) for name in ROSTER_COLUMNS], orient="row")
+
     def last_sign_ins(self) -> dict[str, datetime]:
         """When each account last signed in, by email; an account that never did is absent."""
         with self.db.session() as session:
@@ -123,36 +145,41 @@ class StaffAccounts:
                                    .where(SignInAttempt.succeeded.is_(True)).group_by(SignInAttempt.email))
             return {email: _aware(at) for email, at in rows}
 
-    def set_role(self, email: str, role: str, by: str) -> None:
+    def set_role(self, email: str, role: str, by: str, address: str = "") -> None:
         with self.db.session() as session:
             account = self._account(session, email)
+            if role != "admin":
+                self._keep_an_admin(session, account)
             account.role = _checked_role(role)
-            self._audit(session, by, "staff.set_role", f"{account.email} to {role}")
+            self._audit(session, by, "staff.set_role", f"{account.email} to {role}", address)
 
-    def set_scope(self, email: str, countries, plans, by: str) -> Staff:
+    def set_scope(self, email: str, countries, plans, by: str, address: str = "") -> Staff:
         with self.db.session() as session:
             account = self._account(session, email)
             account.countries, account.plans = _scope_text(countries, upper=True), _scope_text(plans)
             self._audit(session, by, "staff.set_scope",
-                        f"{account.email}: countries {account.countries or 'all'}, plans {account.plans or 'all'}")
+                        f"{account.email}: countries {account.countries or 'all'}, plans {account.plans or 'all'}",
+                        address)
             return _staff(account)
 
-    def set_disabled(self, email: str, disabled: bool, by: str) -> None:
+    def set_disabled(self, email: str, disabled: bool, by: str, address: str = "") -> None:
         with self.db.session() as session:
             account = self._account(session, email)
+            if disabled:
+                self._keep_an_admin(session, account)
             account.disabled = disabled
             if disabled:  # a disabled account is signed out everywhere at once
                 for open_session in session.scalars(select(StaffSession).where(
                         StaffSession.email == account.email, StaffSession.ended_at.is_(None))):
                     open_session.ended_at = _now()
-            self._audit(session, by, "staff.disable" if disabled else "staff.enable", account.email)
+            self._audit(session, by, "staff.disable" if disabled else "staff.enable", account.email, address)
 
-    def reset_password(self, email: str, password: str, by: str) -> None:
+    def reset_password(self, email: str, password: str, by: str, address: str = "") -> None:
         with self.db.session() as session:
             account = self._account(session, email)
             account.password_hash = _checked_password(password)
             account.locked_until = None
-            self._audit(session, by, "staff.reset_password", account.email)
+            self._audit(session, by, "staff.reset_password", account.email, address)
 
     def by_email(self, email: str) -> Staff | None:
         """The enabled account of an email an identity provider or a proxy vouched for, else None."""

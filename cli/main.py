@@ -19,7 +19,7 @@ import traceback
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ out = Console() if sys.stdout.isatty() else Console(width=100_000)
 USAGE_ERROR = 2
 WORK_ERROR = 1
 DEMO_ADMIN = "admin@example.com"
+CLI = "command line"  # the audit log's "from where" for what a command did
 
 
 class Failure(click.ClickException):
@@ -171,6 +172,28 @@ def _staff_accounts():
     return StaffAccounts(_admin_db())
 
 
+_by = click.option("--by", "actor", default=lambda: os.environ.get("USER", "unknown"), show_default="$USER",
+                   help="Who is doing this (recorded in the audit log).")
+
+
+def _options_words(options: tuple[str, ...]) -> str:
+    return f" with {', '.join(options)}" if options else ""
+
+
+def _audit_trail(actor: str):
+    """A function that records one command-line action in the audit log. The admin database
+    is opened before the work starts, so a command whose trail cannot be written fails
+    before it has done anything (personal data leaves only with a record of who took it)."""
+    with admin_errors():
+        db = _admin_db()
+
+    def record(action: str, detail: str) -> None:
+        with admin_errors():
+            db.audit(actor, action, detail, CLI)
+
+    return record
+
+
 def _check_writable(path: Path) -> None:
     """Refuse, before any work, a file that cannot be written, so no work is wasted."""
     if path.is_dir():
@@ -256,7 +279,7 @@ def _demo_admin(accounts) -> None:
                   "for the demo admin.")
         return
     password = secrets.token_urlsafe(12)  # 16 characters
-    accounts.add(DEMO_ADMIN, "admin", password, by="pulse demo")
+    accounts.add(DEMO_ADMIN, "admin", password, by="pulse demo", address=CLI)
     click.echo(f"Sign in as {DEMO_ADMIN} with password {password}")
 
 
@@ -316,8 +339,10 @@ def metrics() -> None:
 @click.option("--interval", default="day", show_default=True, help="day, week or month.")
 @click.option("--option", "options", multiple=True, help="KEY=VALUE, repeatable (filters: country, device_type, plan).")
 @click.option("--out", "out_path", default="-", show_default=True, help="File to write, or - for stdout.")
-def export(name: str, start: str | None, end: str | None, interval: str, options: tuple[str, ...], out_path: str) -> None:
-    """Write metric NAME as CSV."""
+@_by
+def export(name: str, start: str | None, end: str | None, interval: str, options: tuple[str, ...], out_path: str,
+           actor: str) -> None:
+    """Write metric NAME as CSV (recorded in the audit log)."""
     from metrics import registry
     from pulse.export import to_csv
     from pulse.query import make_query, parse_date, parse_options
@@ -331,7 +356,10 @@ def export(name: str, start: str | None, end: str | None, interval: str, options
         q = metric.typed(make_query(first, last, interval, parse_options(options)))
         store = _store()
         store.require()
+        record = _audit_trail(actor)
         text = to_csv(metric.func(store, q))
+        record("export", f"{name} {q.start}..{q.end} by {q.interval}{_options_words(options)}: "
+                         f"{text.count(chr(10)) - 1:,} rows to {'stdout' if out_path == '-' else out_path}")
         if out_path == "-":
             sys.stdout.write(text)
         else:
@@ -426,14 +454,17 @@ def user() -> None:
 @user.command("export")
 @click.argument("user_id")
 @click.option("--out", "out_path", default="-", show_default=True)
-def user_export(user_id: str, out_path: str) -> None:
-    """Write every stored row of USER_ID as one JSON document."""
+@_by
+def user_export(user_id: str, out_path: str, actor: str) -> None:
+    """Write every stored row of USER_ID as one JSON document (recorded in the audit log)."""
     from pulse.privacy import export_user
 
     if out_path != "-":
         _check_writable(Path(out_path))
+    record = _audit_trail(actor)
     with user_errors():
         document = json.dumps(export_user(_store(), user_id), indent=2, default=str)
+    record("user.export", f"{user_id} to {'stdout' if out_path == '-' else out_path}")
     if out_path == "-":
         sys.stdout.write(document + "\n")
     else:
@@ -445,20 +476,22 @@ def user_export(user_id: str, out_path: str) -> None:
 @user.command("forget")
 @click.argument("user_id")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--by", "actor", default=lambda: os.environ.get("USER", "unknown"), help="Who asked (recorded in the load log).")
+@_by
 def user_forget(user_id: str, yes: bool, actor: str) -> None:
-    """Erase USER_ID from every table of the store."""
+    """Erase USER_ID from every table of the store (recorded in the load log and the audit log,
+    both by the id's hash only)."""
     from pulse.privacy import forget_user
 
     if not yes and not click.confirm(f"Erase every row of {user_id} from the store?", err=True):
         raise Failure("Nothing was erased.", WORK_ERROR)
+    record = _audit_trail(actor)
     with user_errors():
-        removed = forget_user(_writing_store(), user_id, actor)
-    out.print(f"Erased {user_id}: " + ", ".join(f"{n} {t}" for t, n in removed.items()))
+        erasure = forget_user(_writing_store(), user_id, actor)
+    counts = ", ".join(f"{n} {t}" for t, n in erasure.removed.items())
+    record("user.forget", f"user {erasure.user_hash}: {counts}")
+    out.print(f"Erased {user_id}: {counts}")
 
 
-_by = click.option("--by", "actor", default=lambda: os.environ.get("USER", "unknown"),
-                   help="Who made the change (recorded in the audit log).")
 _countries = click.option("--country", "countries", multiple=True, help="Limit to users of this country (repeatable).")
 _plans = click.option("--plan", "plans", multiple=True, help="Limit to users on this plan (repeatable).")
 _password_stdin = click.option("--password-stdin", is_flag=True,
@@ -503,27 +536,21 @@ def staff_add(email: str, role: str, countries: tuple[str, ...], plans: tuple[st
         accounts = _staff_accounts()
     password = _password(password_stdin)
     with admin_errors():
-        added = accounts.add(email, role, password, by=actor, countries=countries, plans=plans)
+        added = accounts.add(email, role, password, by=actor, countries=countries, plans=plans, address=CLI)
     out.print(f"Added {added.email} as {added.role} ({_scope_words(added.countries, added.plans)}).", markup=False)
 
 
 @staff.command("list")
 def staff_list() -> None:
     """List the staff accounts."""
-    from admin.db import utc_text
-
     with admin_errors():
-        accounts = _staff_accounts()
-        rows, last = accounts.accounts(), accounts.last_sign_ins()
-    if not rows:
+        roster = _staff_accounts().roster()
+    if roster.is_empty():
         out.print("There are no staff accounts yet: add one with `pulse staff add EMAIL --role ROLE`.", markup=False)
         return
-    now = datetime.now(timezone.utc)
     grid = Table("email", "role", "countries", "plans", "disabled", "locked until (UTC)", "last sign-in (UTC)")
-    for member, disabled, locked_until in rows:
-        grid.add_row(_cell(member.email), member.role, _cell(", ".join(member.countries) or "all"),
-                     _cell(", ".join(member.plans) or "all"), "yes" if disabled else "",
-                     utc_text(locked_until) if locked_until and locked_until > now else "", utc_text(last.get(member.email)))
+    for row in roster.iter_rows():
+        grid.add_row(*(_cell(value) for value in row))
     out.print(grid)
 
 
@@ -534,7 +561,7 @@ def staff_list() -> None:
 def staff_set_role(email: str, role: str, actor: str) -> None:
     """Give EMAIL the role ROLE."""
     with admin_errors():
-        _staff_accounts().set_role(email, role, by=actor)
+        _staff_accounts().set_role(email, role, by=actor, address=CLI)
     out.print(f"{email} now has the role {role}.", markup=False)
 
 
@@ -546,7 +573,7 @@ def staff_set_role(email: str, role: str, actor: str) -> None:
 def staff_set_scope(email: str, countries: tuple[str, ...], plans: tuple[str, ...], actor: str) -> None:
     """Limit EMAIL to users of these countries and plans (neither: every user)."""
     with admin_errors():
-        member = _staff_accounts().set_scope(email, countries, plans, by=actor)
+        member = _staff_accounts().set_scope(email, countries, plans, by=actor, address=CLI)
     out.print(f"{member.email} now sees {_scope_words(member.countries, member.plans)}.", markup=False)
 
 
@@ -556,7 +583,7 @@ def staff_set_scope(email: str, countries: tuple[str, ...], plans: tuple[str, ..
 def staff_disable(email: str, actor: str) -> None:
     """Refuse EMAIL's sign-ins and end its sessions."""
     with admin_errors():
-        _staff_accounts().set_disabled(email, True, by=actor)
+        _staff_accounts().set_disabled(email, True, by=actor, address=CLI)
     out.print(f"Disabled {email}; its sessions have ended.", markup=False)
 
 
@@ -566,7 +593,7 @@ def staff_disable(email: str, actor: str) -> None:
 def staff_enable(email: str, actor: str) -> None:
     """Let a disabled EMAIL sign in again."""
     with admin_errors():
-        _staff_accounts().set_disabled(email, False, by=actor)
+        _staff_accounts().set_disabled(email, False, by=actor, address=CLI)
     out.print(f"Enabled {email}.", markup=False)
 
 
@@ -580,7 +607,7 @@ def staff_reset_password(email: str, password_stdin: bool, actor: str) -> None:
         accounts = _staff_accounts()
     password = _password(password_stdin)
     with admin_errors():
-        accounts.reset_password(email, password, by=actor)
+        accounts.reset_password(email, password, by=actor, address=CLI)
     out.print(f"Set a new password for {email}.", markup=False)
 
 

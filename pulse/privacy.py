@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from pulse.schema import KEYS, SCHEMAS
 from pulse.store import USER_QUARANTINE, Store, StoreError, user_quarantine
@@ -59,10 +59,14 @@ def export_user(store: Store, user_id: str) -> dict[str, Any]:
     return {"user_id": user_id, "exported_at": datetime.now(timezone.utc).isoformat(), "tables": tables}
 
 
-def forget_user(store: Store, user_id: str, actor: str) -> dict[str, int]:
-    """Erase one user from every table of the store, publish that like a load, and log who asked.
+class Erasure(NamedTuple):
+    user_hash: str  # the id as the logs name it from now on
+    removed: dict[str, int]  # rows removed per table
 
-    Returns the rows removed per table. Derived tables are rebuilt from what remains; the
+
+def forget_user(store: Store, user_id: str, actor: str) -> Erasure:
+    """Erase one user from every table of the store, publish that like a load, and log who asked.
+ Derived tables are rebuilt from what remains; the
     load log's earlier mentions of the id are replaced by its hash.
     """
     store.require()
@@ -84,7 +88,7 @@ def forget_user(store: Store, user_id: str, actor: str) -> dict[str, int]:
         "actor": actor,
         "removed": removed,
     })
-    return removed
+    return Erasure(hashed, removed)
 
 
 def _without(value: Any, user_id: str, hashed: str) -> Any:

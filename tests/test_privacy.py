@@ -79,7 +79,7 @@ def test_export_of_an_unknown_user_is_a_clear_error(store):
 
 
 def test_forget_user_erases_every_row_and_logs_who_asked(store):
-    removed = forget_user(store, "u1", actor="dpo@example.com")
+    hashed, removed = forget_user(store, "u1", actor="dpo@example.com")
     assert removed == {"users": 1, "events": 1, "transactions": 1, "subscriptions": 1, "quarantine": 1}
     for table in ("users", "events", "transactions", "subscriptions", "user_days", "sessions", "people"):
         assert store.scalar(f"SELECT count(*) FROM {table} WHERE user_id = 'u1'") == 0, table
@@ -88,7 +88,7 @@ def test_forget_user_erases_every_row_and_logs_who_asked(store):
     assert store.scalar("SELECT count(*) FROM people WHERE user_id = 'u2'") == 1
     assert store.scalar("SELECT count(*) FROM transactions WHERE user_id = 'u2'") == 1
     entry = store.load_log()[-1]
-    hashed = entry["erased_user"]
+    assert entry["erased_user"] == hashed
     assert store.scalar("SELECT list(id_hash) FROM erased_users") == [hashed]
     assert {k: entry[k] for k in ("source", "outcome", "actor", "removed")} == {
         "source": f"forget {hashed}", "outcome": "erased", "actor": "dpo@example.com", "removed": removed,

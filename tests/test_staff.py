@@ -147,6 +147,23 @@ def test_role_scope_and_password_changes_take_effect_and_are_audited(staff):
         staff.set_role("bob@example.com", "admin", by="root")
 
 
+def test_the_last_enabled_admin_cannot_be_demoted_or_disabled(staff):
+    staff.add("root@example.com", "admin", PASSWORD, by="setup")
+    staff.add("ana@example.com", "admin", PASSWORD, by="setup")
+    staff.set_disabled("ana@example.com", True, by="root@example.com")
+    last = "root@example.com is the last enabled admin; make another account an admin first."
+    for change in (lambda: staff.set_role("root@example.com", "analyst", by="root@example.com"),
+                   lambda: staff.set_disabled("root@example.com", True, by="root@example.com")):
+        with pytest.raises(StaffError, match=last):
+            change()
+    assert [(s.email, s.role, disabled) for s, disabled, _ in staff.accounts()] == [
+        ("ana@example.com", "admin", True), ("root@example.com", "admin", False)]
+    staff.set_disabled("ana@example.com", False, by="root@example.com", address="10.0.0.7")
+    staff.set_role("root@example.com", "analyst", by="ana@example.com")  # another admin is left now
+    assert audit(staff)[-2:] == [("root@example.com", "staff.enable", "ana@example.com"),
+                                 ("ana@example.com", "staff.set_role", "root@example.com to analyst")]
+
+
 def test_the_migration_goes_down_cleanly(tmp_path):
     url = f"sqlite:///{tmp_path / 'admin.db'}"
     db = AdminDB(url)

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from admin.db import AdminDB
 from admin.staff import StaffAccounts, StaffError
 from cli.main import main
+from pulse.store import Store
 
 PASSWORD = "correct horse battery"
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
@@ -158,19 +159,19 @@ def test_every_change_shows_in_the_list_and_in_the_audit_log(env, accounts):
     assert (logged.exit_code, logged.stderr) == (0, "")
     # Newest first; the actor is --by, else $USER; the web app's sign-in records itself.
     assert timeless(logged.stdout) == (
-        "┏━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━┓\n"
-        "┃ time (UTC)          ┃ actor           ┃ action               ┃ detail                                        ┃ address ┃\n"
-        "┡━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━┩\n"
-        "│ YYYY-MM-DD hh:mm:ss │ ana@example.com │ sign_in              │                                               │         │\n"
-        "│ YYYY-MM-DD hh:mm:ss │ root            │ staff.reset_password │ ana@example.com                               │         │\n"
-        "│ YYYY-MM-DD hh:mm:ss │ root            │ staff.enable         │ ana@example.com                               │         │\n"
-        "│ YYYY-MM-DD hh:mm:ss │ ana@example.com │ sign_in.refused      │ disabled                                      │         │\n"
-        "│ YYYY-MM-DD hh:mm:ss │ dpo@example.com │ staff.disable        │ ana@example.com                               │         │\n"
-        "│ YYYY-MM-DD hh:mm:ss │ root            │ staff.set_scope      │ ana@example.com: countries FR, plans all      │         │\n"
-        "│ YYYY-MM-DD hh:mm:ss │ root            │ staff.set_scope      │ ana@example.com: countries DE, plans free,pro │         │\n"
-        "│ YYYY-MM-DD hh:mm:ss │ root            │ staff.set_role       │ ana@example.com to billing                    │         │\n"
-        "│ YYYY-MM-DD hh:mm:ss │ root            │ staff.add            │ ana@example.com as viewer                     │         │\n"
-        "└─────────────────────┴─────────────────┴──────────────────────┴───────────────────────────────────────────────┴─────────┘\n"
+        "┏━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━┓\n"
+        "┃ time (UTC)          ┃ actor           ┃ action               ┃ detail                                        ┃ address      ┃\n"
+        "┡━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━┩\n"
+        "│ YYYY-MM-DD hh:mm:ss │ ana@example.com │ sign_in              │                                               │              │\n"
+        "│ YYYY-MM-DD hh:mm:ss │ root            │ staff.reset_password │ ana@example.com                               │ command line │\n"
+        "│ YYYY-MM-DD hh:mm:ss │ root            │ staff.enable         │ ana@example.com                               │ command line │\n"
+        "│ YYYY-MM-DD hh:mm:ss │ ana@example.com │ sign_in.refused      │ disabled                                      │              │\n"
+        "│ YYYY-MM-DD hh:mm:ss │ dpo@example.com │ staff.disable        │ ana@example.com                               │ command line │\n"
+        "│ YYYY-MM-DD hh:mm:ss │ root            │ staff.set_scope      │ ana@example.com: countries FR, plans all      │ command line │\n"
+        "│ YYYY-MM-DD hh:mm:ss │ root            │ staff.set_scope      │ ana@example.com: countries DE, plans free,pro │ command line │\n"
+        "│ YYYY-MM-DD hh:mm:ss │ root            │ staff.set_role       │ ana@example.com to billing                    │ command line │\n"
+        "│ YYYY-MM-DD hh:mm:ss │ root            │ staff.add            │ ana@example.com as viewer                     │ command line │\n"
+        "└─────────────────────┴─────────────────┴──────────────────────┴───────────────────────────────────────────────┴──────────────┘\n"
     )
 
     def actions(*args):
@@ -184,7 +185,7 @@ def test_every_change_shows_in_the_list_and_in_the_audit_log(env, accounts):
     assert actions("--since", today, "--action", "sign_in") == ["sign_in", "sign_in.refused"]
     assert run(env, "audit", "--since", "2199-12-31").stdout == "No audit entries match.\n"
     assert run(env, "audit", "--limit", "2").stdout.endswith("│\n└" + "┴".join(
-        "─" * width for width in (21, 17, 22, 17, 9)) + "┘\n… and older entries (use --limit or --csv).\n")
+        "─" * width for width in (21, 17, 22, 17, 14)) + "┘\n… and older entries (use --limit or --csv).\n")
 
 
 def test_audit_csv_neutralises_formulas_and_the_table_shows_text_as_text(env, tmp_path):
@@ -197,12 +198,50 @@ def test_audit_csv_neutralises_formulas_and_the_table_shows_text_as_text(env, tm
     assert (written.exit_code, written.stdout, written.stderr) == (0, "", f"Wrote 2 audit entries to {target}.\n")
     assert timeless(target.read_text()) == (
         "time_utc,actor,action,detail,address\n"
-        "YYYY-MM-DD hh:mm:ss,[/bold]\x1b[2J,staff.add,bo@example.com as viewer,\"\"\n"
-        "YYYY-MM-DD hh:mm:ss,'=HYPERLINK(1),staff.add,'=cmd@example.com as viewer,\"\"\n"
+        "YYYY-MM-DD hh:mm:ss,[/bold]\x1b[2J,staff.add,bo@example.com as viewer,command line\n"
+        "YYYY-MM-DD hh:mm:ss,'=HYPERLINK(1),staff.add,'=cmd@example.com as viewer,command line\n"
     )
     # Not rich markup (a stray closing tag would stop the command) and no escape reaches the terminal.
     rows = [line for line in run(env, "audit").stdout.splitlines() if line.startswith("│ ")]
     assert [row.split("│")[2:4] for row in rows] == [[" [/bold]?[2J   ", " staff.add "], [" =HYPERLINK(1) ", " staff.add "]]
+
+
+def test_exports_and_personal_data_requests_are_audited_and_an_erasure_names_only_the_hash(env, tmp_path):
+    build_store(Path(env["PULSE_STORE"]), users=[{"user_id": "u1", "signup_at": "2026-11-01 09:00", "country": "DE"}],
+                events=[{"event_id": "e1", "user_id": "u1", "event_type": "page_view", "ts": "2026-11-02 10:00"}])
+    assert run(env, "export", "active_users", "--start", "2026-11-01", "--end", "2026-11-02", "--option", "country=DE",
+               "--by", "cfo@example.com").stdout == "period,active_users\n2026-11-01,0\n2026-11-02,1\n"
+    target = tmp_path / "u1.json"
+    assert run(env, "user", "export", "u1", "--out", str(target)).exit_code == 0
+    forgot = run(env, "user", "forget", "u1", "--yes", "--by", "dpo@example.com")
+    assert forgot.stdout == "Erased u1: 1 users, 1 events, 0 transactions, 0 subscriptions, 0 quarantine\n"
+
+    rows = [[cell.strip() for cell in line.split("│")[2:6]]
+            for line in run(env, "audit").stdout.splitlines() if line.startswith("│ ")]
+
+    hashed = Store(Path(env["PULSE_STORE"])).load_log()[-1]["erased_user"]
+    assert rows == [
+        ["dpo@example.com", "user.forget", f"user {hashed}: 1 users, 1 events, 0 transactions, 0 subscriptions, "
+                                           "0 quarantine", "command line"],
+        ["root", "user.export", f"u1 to {target}", "command line"],
+        ["cfo@example.com", "export", "active_users 2026-11-01..2026-11-02 by day with country=DE: 2 rows to stdout",
+         "command line"],
+    ]
+    assert "u1" not in rows[0][2]
+
+
+def test_an_export_whose_audit_entry_cannot_be_written_writes_nothing(env, tmp_path):
+    build_store(Path(env["PULSE_STORE"]), users=[{"user_id": "u1", "signup_at": "2026-11-01 09:00"}])
+    target = tmp_path / "dau.csv"
+    down = env | {"PULSE_ADMIN_DB": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+    for args in (["export", "active_users", "--out", str(target)], ["user", "export", "u1", "--out", str(target)],
+                 ["user", "forget", "u1", "--yes"]):
+        result = run(down, *args)
+        assert (result.exit_code, result.stdout, result.stderr) == (
+            1, "", "pulse: The admin database at postgresql+psycopg://nobody@127.0.0.1:1/none cannot be reached: "
+                   "OperationalError.\n"), args
+    assert not target.exists()
+    assert Store(Path(env["PULSE_STORE"])).scalar("SELECT count(*) FROM users") == 1
 
 
 SIGN_IN = re.compile(r"Sign in as admin@example\.com with password (\S+)\n")
@@ -225,7 +264,7 @@ def test_demo_creates_the_admin_and_prints_its_password_once(env, accounts):
     assert (again.exit_code, again.stderr) == (0, "")
     assert again.stdout == f"The store {env['PULSE_STORE']} already exists; leaving it as it is.\n" + EXISTS
     assert timeless(run(env, "audit", "--action", "staff").stdout).splitlines()[3] == (
-        "│ YYYY-MM-DD hh:mm:ss │ pulse demo │ staff.add │ admin@example.com as admin │         │")
+        "│ YYYY-MM-DD hh:mm:ss │ pulse demo │ staff.add │ admin@example.com as admin │ command line │")
 
 
 def test_demo_on_an_existing_store_still_creates_the_first_admin(env, accounts):

@@ -14,7 +14,7 @@ import polars as pl
 import streamlit as st
 
 from admin.roles import PAGES, may, may_open
-from admin.staff import Staff
+from admin.staff import Staff, StaffAccounts
 from admin.web import SESSION_COOKIE, SIGN_IN_PATH, SIGN_OUT_PATH, Access
 from ui import cache
 from ui import format as fmt
@@ -105,6 +105,16 @@ def allowed(action: str) -> bool:
 def record(action: str, detail: str = "") -> None:
     """Write what the signed-in member of staff just did to the audit log."""
     access().accounts.db.audit(staff().email, action, detail, _address())
+
+
+def staff_accounts() -> StaffAccounts:
+    """The staff accounts, for the Staff page (admins only: the page is theirs alone)."""
+    return access().accounts
+
+
+def acting() -> dict[str, str]:
+    """Who is making a change from this run, and from where, as StaffAccounts' changes take them."""
+    return {"by": staff().email, "address": _address()}
 
 
 def audit_log(limit: int, actor: str | None, action: str | None, since) -> pl.DataFrame:
