@@ -84,6 +84,10 @@ def sign_in() -> Staff:
         staff = access().accounts.by_email(email)
         if staff is None:
             _no_account(email, "oidc")
+    if mode in ("proxy", "oidc") and st.session_state.get("vouched") != staff.email:
+        # The proxy or the identity provider signed them in; the log has it once per browser session.
+        access().accounts.db.audit(staff.email, "sign_in", mode, _address())
+        st.session_state["vouched"] = staff.email
     st.session_state["staff"] = staff
     return staff
 
@@ -128,6 +132,12 @@ def refuse_page(page: str, title: str) -> None:
         _refuse(title, f"Your role ({staff().role}) may not open {title}; ask an admin if you need it.")
 
 
+def _sign_out_of_the_provider() -> None:
+    record("sign_out", "oidc")
+    st.session_state.pop("vouched", None)
+    st.logout()
+
+
 def signed_in_bar() -> None:
     """Who is signed in, and sign-out one click away (not shown without sign-in)."""
     mode = cache.settings().sign_in
@@ -138,6 +148,6 @@ def signed_in_bar() -> None:
     with st.sidebar.container(horizontal=True, vertical_alignment="center"):
         st.caption(f"{fmt.text(who.email)} · {who.role}")
         if mode == "oidc":
-            st.button("Sign out", on_click=st.logout, key="sign-out")
+            st.button("Sign out", on_click=_sign_out_of_the_provider, key="sign-out")
         else:
             st.html(f'<a href="{SIGN_OUT_PATH}" target="_self" style="font-size:14px">Sign out</a>')

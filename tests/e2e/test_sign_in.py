@@ -39,13 +39,13 @@ def data(tmp_path_factory) -> Path:
     return folder
 
 
-def start(folder: Path, mode: str, address: str = "127.0.0.1"):
-    port = free_port()
+def start(folder: Path, mode: str, address: str = "127.0.0.1", port: int | None = None, extra: tuple[str, ...] = ()):
+    port = port or free_port()
     env = os.environ | {"PULSE_STORE": str(folder / "pulse.duckdb"), "PULSE_ADMIN_DB": f"sqlite:///{folder / 'admin.db'}",
                         "PULSE_SIGN_IN": mode, "PULSE_SECRET_KEY": "test-secret", "PULSE_PROXY_ADDRESS": "127.0.0.1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "server.py"), "--server.port", str(port),
-         "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+         "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false", *extra],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -211,3 +211,79 @@ def test_the_proxy_header_counts_only_from_the_proxy(browser, data):
         proc.wait(timeout=10)
     entries = AdminDB(f"sqlite:///{data / 'admin.db'}").audit_log(action="sign_in.refused")
     assert entries.select("actor", "detail", "address").row(0) == ("(no header)", "proxy: no staff account", outside)
+
+
+@pytest.fixture(scope="module")
+def identity_provider(tmp_path_factory):
+    """A real OpenID Connect provider on loopback (oidc-provider-mock: discovery, authorize
+    form, token endpoint, signed ID tokens) knowing a staff member and a stranger."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-W", "ignore", "-m", "oidc_provider_mock", "--port", str(port),
+         "--user-claims", json.dumps({"sub": "ada", "email": "Admin@Example.com"}),
+         "--user-claims", json.dumps({"sub": "eve", "email": "eve@elsewhere.example"})],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    issuer = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{issuer}/.well-known/openid-configuration", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield issuer
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def oidc_server(data, identity_provider, tmp_path_factory):
+    port = free_port()
+    secrets = tmp_path_factory.mktemp("oidc") / "secrets.toml"
+    secrets.write_text(
+        "[auth]\n"
+        f'redirect_uri = "http://127.0.0.1:{port}/oauth2callback"\n'
+        'cookie_secret = "a test cookie secret, not a real one"\n'
+        'client_id = "pulse"\nclient_secret = "pulse-test-secret"\n'
+        f'server_metadata_url = "{identity_provider}/.well-known/openid-configuration"\n')
+    proc, port = start(data, "oidc", port=port, extra=("--secrets.files", str(secrets)))
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def through_the_provider(browser, server, subject: str):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server + "/")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/oauth2/authorize**", timeout=30_000)
+    page.fill("input[name=sub]", subject)
+    page.get_by_role("button", name="Authorize").click()
+    page.wait_for_url(f"{server}/**", timeout=30_000)
+    settle(page)
+    return page
+
+
+def test_oidc_signs_in_a_staff_member_and_refuses_and_logs_a_stranger(browser, oidc_server, data):
+    page = through_the_provider(browser, oidc_server, "ada")
+    assert page.locator('[data-testid="stMain"] h1').first.inner_text() == "Overview"
+    sidebar = page.locator('[data-testid="stSidebar"]').inner_text().replace("\u2060", "")
+    assert "admin@example.com · admin" in sidebar
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="End session").click()  # the provider's own sign-out, then back to Pulse
+    page.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
+    page.close()
+
+    page = through_the_provider(browser, oidc_server, "eve")
+    assert page.locator('[data-testid="stMain"] h1').first.inner_text() == "No access"
+    assert "does not match a Pulse staff account" in page.locator('[data-testid="stAlert"]').inner_text()
+    page.close()
+
+    db = AdminDB(f"sqlite:///{data / 'admin.db'}")
+    log = db.audit_log(None, action="sign_")
+    db.engine.dispose()
+    assert [row[1:4] for row in log.rows() if row[3] in ("oidc", "oidc: no staff account")] == [
+        ("eve@elsewhere.example", "sign_in.refused", "oidc: no staff account"),
+        ("admin@example.com", "sign_out", "oidc"),
+        ("admin@example.com", "sign_in", "oidc"),
+    ]
