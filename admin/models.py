@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -74,3 +74,81 @@ class StaffSession(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class EmailTemplate(Base):
+    """A message staff send to users: Jinja2 (sandboxed) subject, plain-text and HTML bodies."""
+
+    __tablename__ = "email_templates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    subject: Mapped[str] = mapped_column(String(500))
+    text_body: Mapped[str] = mapped_column(Text, default="")  # empty: made from the HTML body
+    html_body: Mapped[str] = mapped_column(Text, default="")  # empty: plain text only
+    updated_by: Mapped[str] = mapped_column(String(320))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Segment(Base):
+    """A saved set of recipients: the segment_users options, as JSON text."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    definition: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(320))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Suppression(Base):
+    """An address that gets no marketing mail: the user unsubscribed, or an admin said so."""
+
+    __tablename__ = "suppressions"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    added_by: Mapped[str] = mapped_column(String(320))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Campaign(Base):
+    """One send of a template to a set of recipients. The template is copied in, so a later
+    edit of it changes nothing already sent or queued."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # chosen by the sender: a rerun finds it
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_by: Mapped[str] = mapped_column(String(320))
+    template: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(20))  # marketing | transactional | test
+    reason: Mapped[str] = mapped_column(Text, default="")  # why a transactional email may ignore consent
+    segment: Mapped[str] = mapped_column(Text, default="")  # the recipients, in words
+
+
+class OutboxMessage(Base):
+    """One recipient of a campaign, rendered: queued → sending → sent | failed | skipped."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("campaign_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    user_id: Mapped[str] = mapped_column(String(200), index=True)
+    email: Mapped[str] = mapped_column(String(320), default="")
+    name: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")  # why skipped, or the SMTP server's reply
+    subject: Mapped[str] = mapped_column(String(1000), default="")
+    text_body: Mapped[str] = mapped_column(Text, default="")
+    html_body: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str] = mapped_column(String(300), default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    permanent: Mapped[bool] = mapped_column(Boolean, default=False)  # refused for good (5xx): never retried
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    claimed_by: Mapped[str] = mapped_column(String(200), default="")  # host:pid of the worker sending it
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

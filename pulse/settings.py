@@ -33,8 +33,12 @@ class Settings:
     smtp_port: int = 25
     smtp_user: str = ""
     smtp_password: str = field(default="", repr=False)
-    smtp_tls: bool = False
-    smtp_sender: str = "pulse@localhost"
+    smtp_security: str = "none"  # none | starttls | ssl
+    smtp_sender: str = "pulse@localhost"  # From: an address, or "Name <address>"
+    smtp_reply_to: str = ""
+    smtp_rate: float = 0.0  # messages per second at most; 0: as fast as the server takes them
+    # Where staff reach the web app, for links in emails (unsubscribe, views) and schedules.
+    public_url: str = "http://localhost:8501"
     # How staff sign in to the web app: accounts (the admin database's staff accounts), oidc
     # (Streamlit's st.login), proxy (a trusted header from an authenticating proxy) or none
     # (only when the app listens on localhost).
@@ -62,6 +66,7 @@ _ENV = {f.name: f"PULSE_{f.name.upper()}" for f in fields(Settings)}
 # A monthly limit beyond any real plan's, and well inside the 64-bit count it is compared with.
 MAX_API_CALLS = 10**12
 SIGN_IN_MODES = ("accounts", "oidc", "proxy", "none")
+SMTP_SECURITY = ("none", "starttls", "ssl")
 # Whole-number settings and their bounds.
 _WHOLE = {"session_timeout": (1, 24 * 60), "smtp_port": (1, 65535), "idle_hours": (1, 24 * 30),
           "query_seconds": (1, 3600), "query_memory_mb": (128, 1024 * 1024), "cache_mb": (1, 1024 * 1024),
@@ -96,13 +101,11 @@ def _coerce(name: str, value: object) -> object:
             if not low <= number <= high:
                 raise SettingsError(f"Setting {name} is {number}; give a whole number from {low} to {high}.")
             return number
-        if name == "smtp_tls":
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text == "":  # an empty environment variable turns the setting off
-                return False
-            return BOOLEAN_WORDS[text]
+        if name == "smtp_rate":
+            rate = float(str(value).strip() or 0)
+            if not 0 <= rate <= 10_000:
+                raise SettingsError(f"Setting smtp_rate is {value!r}; give messages per second from 0 (no limit) to 10000.")
+            return rate
         if name == "api_limits":
             return parse_limits(value)
         return str(value).strip()
@@ -115,9 +118,14 @@ def _validate(settings: Settings) -> Settings:
         raise SettingsError(f"Setting timezone is {settings.timezone!r}, which is not an IANA time zone name such as Europe/Berlin.")
     if len(settings.currency) != 3 or not settings.currency.isalpha():
         raise SettingsError(f"Setting currency is {settings.currency!r}, which is not a three-letter ISO 4217 code such as USD.")
+    if settings.smtp_security not in SMTP_SECURITY:
+        raise SettingsError(f"Setting smtp_security is {settings.smtp_security!r}; use one of: {', '.join(SMTP_SECURITY)}.")
+    if not settings.public_url.startswith(("http://", "https://")):
+        raise SettingsError(f"Setting public_url is {settings.public_url!r}; give the web app's address, "
+                            "such as https://pulse.example.com.")
     if settings.sign_in not in SIGN_IN_MODES:
         raise SettingsError(f"Setting sign_in is {settings.sign_in!r}; use one of: {', '.join(SIGN_IN_MODES)}.")
-    return replace(settings, currency=settings.currency.upper())
+    return replace(settings, currency=settings.currency.upper(), public_url=settings.public_url.rstrip("/"))
 
 
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:

@@ -39,7 +39,10 @@ def test_api_limits_from_the_environment(tmp_path):
         ({"PULSE_SESSION_TIMEOUT": "soon"}, "Setting session_timeout has the value 'soon'"),
         ({"PULSE_SESSION_TIMEOUT": "0"}, "Setting session_timeout is 0; give a whole number from 1 to 1440."),
         ({"PULSE_QUERY_SECONDS": "99999"}, "Setting query_seconds is 99999; give a whole number from 1 to 3600."),
-        ({"PULSE_SMTP_TLS": "maybe"}, "Setting smtp_tls has the value 'maybe'"),
+        ({"PULSE_SMTP_SECURITY": "maybe"}, "Setting smtp_security is 'maybe'; use one of: none, starttls, ssl."),
+        ({"PULSE_SMTP_RATE": "fast"}, "Setting smtp_rate has the value 'fast'"),
+        ({"PULSE_SMTP_RATE": "-1"}, "Setting smtp_rate is '-1'; give messages per second from 0 .no limit. to 10000."),
+        ({"PULSE_PUBLIC_URL": "pulse.example.com"}, "Setting public_url is 'pulse.example.com'; give the web app's address"),
     ],
 )
 def test_a_bad_setting_is_one_sentence(tmp_path, environ, message):
