@@ -31,7 +31,7 @@ PAGES = {
     "Money": [("purchases", "Purchases", "shopping_cart"), ("revenue", "Revenue", "payments")],
     "People": [("user", "User lookup", "person_search")],
     "Store": [("data", "Data", "database"), ("definitions", "Definitions", "menu_book")],
-    "Admin": [("staff", "Staff", "badge"), ("audit", "Audit log", "policy")],
+    "Admin": [("admin_email", "Email", "mail"), ("staff", "Staff", "badge"), ("audit", "Audit log", "policy")],
 }
 
 auth.sign_in()

@@ -43,8 +43,13 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # foreign keys are off by default in SQLite
-            dbapi_connection.execute("PRAGMA foreign_keys = ON")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:
+            dbapi_connection.execute("PRAGMA foreign_keys = ON")  # off by default in SQLite
+            # Readers and one writer at once (the web app, a sender, the scheduler), and a commit
+            # that survives the process dying without waiting for the disk each time.
+            dbapi_connection.execute("PRAGMA journal_mode = WAL")
+            dbapi_connection.execute("PRAGMA synchronous = NORMAL")
+            dbapi_connection.execute("PRAGMA busy_timeout = 10000")
     return engine
 
 

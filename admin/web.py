@@ -34,6 +34,7 @@ SESSION_COOKIE = "pulse_session"
 CSRF_COOKIE = "pulse_csrf"
 SIGN_IN_PATH = "/signin"
 SIGN_OUT_PATH = "/signout"
+UNSUBSCRIBE_PATH = "/unsubscribe"  # reached by users, not staff: outside the gate
 # Requests that carry data or run the app; everything else the browser fetches is the
 # public Streamlit frontend (scripts, styles, fonts) and the health checks.
 _GATED_PREFIXES = ("/_stcore/stream", "/media", "/_stcore/upload_file", "/_stcore/media")
@@ -120,7 +121,7 @@ class SignInGate:
     @staticmethod
     def _gated(scope) -> bool:
         path = scope["path"]
-        if path.startswith((SIGN_IN_PATH, SIGN_OUT_PATH)):
+        if path.startswith((SIGN_IN_PATH, SIGN_OUT_PATH, UNSUBSCRIBE_PATH)):
             return False
         if scope["type"] == "websocket" or path.startswith(_GATED_PREFIXES):
             return True
@@ -209,4 +210,30 @@ def routes(access: Access) -> list[Route]:
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
-    return [Route(SIGN_IN_PATH, sign_in, methods=["GET", "POST"]), Route(SIGN_OUT_PATH, sign_out, methods=["GET"])]
+    async def unsubscribe(request: Request) -> Response:
+        """A user's own way off marketing mail: the link in every marketing email (GET shows a
+        button, so link scanners unsubscribe nobody) and RFC 8058's one-click POST."""
+        from admin.email import Suppressions
+
+        address = unsign(request.query_params.get("t"), access.key)
+        if not address:
+            return HTMLResponse(_NOTICE.format(text="This unsubscribe link is not valid. Use the link of the email "
+                                                    "itself, whole."), status_code=400)
+        if request.method == "GET":
+            form = (f'<form method="post"><p>Stop marketing email to <b>{html.escape(address)}</b>?</p>'
+                    '<button type="submit">Unsubscribe</button></form>')
+            return HTMLResponse(_NOTICE.format(text=form), headers={"Cache-Control": "no-store"})
+        client = request.client.host if request.client else ""
+        await run_in_threadpool(Suppressions(access.accounts.db).add, address, "unsubscribed by link", address, client)
+        return HTMLResponse(_NOTICE.format(text=f"{html.escape(address)} gets no more marketing email from us."))
+
+    return [Route(SIGN_IN_PATH, sign_in, methods=["GET", "POST"]), Route(SIGN_OUT_PATH, sign_out, methods=["GET"]),
+            Route(UNSUBSCRIBE_PATH, unsubscribe, methods=["GET", "POST"])]
+
+
+_NOTICE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Unsubscribe</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>
+body {{ font-family: system-ui, sans-serif; display: flex; min-height: 90vh; align-items: center;
+       justify-content: center; color: #262730; }} div {{ max-width: 420px; font-size: 17px; }}
+button {{ padding: 10px 18px; font-size: 16px; border: 0; border-radius: 8px; background: #d6336c; color: white; }}
+</style></head><body><div>{text}</div></body></html>"""

@@ -77,12 +77,13 @@ def admin_errors() -> Iterator[None]:
     """user_errors() for a command on the admin database, whose errors are one line and exit 1 too.
     Apart because the admin modules take a while to import, and most commands never need them."""
     from admin.db import AdminDatabaseError
+    from admin.email import EmailError
     from admin.staff import StaffError
 
     with user_errors():
         try:
             yield
-        except (AdminDatabaseError, StaffError) as exc:
+        except (AdminDatabaseError, StaffError, EmailError) as exc:
             raise Failure(str(exc), WORK_ERROR) from None
 
 
@@ -642,6 +643,9 @@ def audit(limit: int, actor: str | None, action: str | None, since: str | None, 
     if entries.height > limit:
         out.print("… and older entries (use --limit or --csv).")
 
+
+# The email commands live in their own module; importing it adds them to `main`.
+import cli.email  # noqa: E402,F401  (after main and its helpers exist)
 
 if __name__ == "__main__":
     main()

@@ -3,4 +3,6 @@
 Importing the package imports every metric module so the registry is complete.
 """
 
-from metrics import activity, data, features, journeys, overview, retention, revenue, sessions, subscriptions, user  # noqa: F401
+from metrics import (  # noqa: F401
+    activity, data, features, journeys, overview, retention, revenue, segments, sessions, subscriptions, user,
+)

@@ -322,6 +322,22 @@ def at_risk_windows(q: Query) -> dict[str, tuple[date, date]]:
             "last_14": (q.end - timedelta(days=13), q.end)}
 
 
+def at_risk_sql(q: Query) -> tuple[str, Params]:
+    """A relation (user_id, active_days_prev_14, active_days_last_14, last_seen) of the users
+    at risk as of --end: fewer than half as many active days in the last 14 days as in the 14
+    before (at_risk_windows), after filters; last_seen is their last active day up to --end."""
+    days, params = active_days(q, "$ar_first", "$ar_end")
+    windows = at_risk_windows(q)
+    sql = f"""(
+        SELECT * FROM (
+            SELECT user_id, count(*) FILTER (WHERE day <= $ar_prev_end) AS active_days_prev_14,
+                   count(*) FILTER (WHERE day > $ar_prev_end) AS active_days_last_14, max(day) AS last_seen
+            FROM {days} GROUP BY user_id
+        ) WHERE 2 * active_days_last_14 < active_days_prev_14
+    )"""
+    return sql, {**params, "ar_first": windows["prev_14"][0], "ar_prev_end": windows["prev_14"][1], "ar_end": q.end}
+
+
 @metric("at_risk_users", ["user_id", "email", "plan", "mrr", "last_seen", "active_days_prev_14", "active_days_last_14"],
         options=(EVENT_TYPE,), area="retention")
 def at_risk_users(store, q: Query) -> pl.DataFrame:
@@ -333,27 +349,17 @@ def at_risk_users(store, q: Query) -> pl.DataFrame:
     last active day up to --end, plan their current plan. Sorted by mrr, then
     active_days_prev_14, descending (ties by user_id).
     """
-    days, params = active_days(q, "$first", "$end")
+    at_risk, params = at_risk_sql(q)
     mrr_sql, mrr_params = mrr_at_sql(q)
-    windows = at_risk_windows(q)
     out = store.fetch(
         f"""
-        WITH counts AS (
-            SELECT user_id, count(*) FILTER (WHERE day <= $prev_end) AS active_days_prev_14,
-                   count(*) FILTER (WHERE day > $prev_end) AS active_days_last_14, max(day) AS last_seen
-            FROM {days} GROUP BY user_id
-        ),
-        at_risk AS (
-            SELECT c.user_id, p.email, p.plan, {money('coalesce(m.mrr, 0)')} AS mrr, c.last_seen,
-                   c.active_days_prev_14, c.active_days_last_14
-            FROM counts c
-            LEFT JOIN people p USING (user_id)
-            LEFT JOIN ({mrr_sql}) m USING (user_id)
-            WHERE 2 * c.active_days_last_14 < c.active_days_prev_14
-        )
-        SELECT * FROM at_risk ORDER BY mrr DESC, active_days_prev_14 DESC, user_id
+        SELECT c.user_id, p.email, p.plan, {money('coalesce(m.mrr, 0)')} AS mrr, c.last_seen,
+               c.active_days_prev_14, c.active_days_last_14
+        FROM {at_risk} c
+        LEFT JOIN people p USING (user_id)
+        LEFT JOIN ({mrr_sql}) m USING (user_id)
+        ORDER BY mrr DESC, active_days_prev_14 DESC, user_id
         """,
-        {**params, **mrr_params, "first": windows["prev_14"][0], "prev_end": windows["prev_14"][1], "end": q.end,
-         "at": end_of_day_utc(q.end, store.timezone)},
+        {**params, **mrr_params, "at": end_of_day_utc(q.end, store.timezone)},
     )
     return out.cast({"mrr": MONEY_DTYPE, "last_seen": pl.Date, "active_days_prev_14": pl.Int64, "active_days_last_14": pl.Int64})

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from metrics import registry
-from ui import auth, cache, charts, url
+from ui import auth, cache, charts, mail, url
 from ui import components as ui
 from ui import format as fmt
 from ui.filters import current_query
@@ -18,7 +18,7 @@ FIGURE_LABELS = {
     "avg_monthly_spend": "Average monthly spend",
     "current_mrr": "Current MRR",
 }
-TYPE_LABELS = {"event": "Events", "session": "Sessions", "purchase": "Purchases", "refund": "Refunds",
+TYPE_LABELS = {"email": "Emails sent", "event": "Events", "session": "Sessions", "purchase": "Purchases", "refund": "Refunds",
                "failed_payment": "Failed payments", "pending_payment": "Pending payments", "plan_change": "Plan changes"}
 SPENDING_LABELS = {"category": "By category", "provider": "By provider", "month": "By month"}
 SPENDING_VALUES = {"category": "Category", "provider": "Provider", "month": "Month"}
@@ -28,6 +28,8 @@ spending_dimensions = registry.get("user_spending").option("dimension").choices
 activity_shown, money_shown = auth.allowed("see_user_activity"), auth.allowed("see_user_money")
 timeline_types = [t for t in registry.get("user_timeline").option("types").choices
                   if (activity_shown if t in ("event", "session") else money_shown)]
+if activity_shown:
+    timeline_types.append("email")
 
 q = current_query()
 st.title("User")
@@ -62,6 +64,7 @@ with ui.shows_errors():
         f"**Marketing email** {consent}  \n"
         f"**First seen** {fmt.moment(profile['first_seen'])} · **Last seen** {fmt.moment(profile['last_seen'])}"
     )
+    ui.email_these([user_id], key="email-this-user", label="Email this user")
     ui.figure_cards(profile, FIGURE_LABELS, money=("total_spent", "avg_monthly_spend", "current_mrr"),
                     durations=("avg_session_s",))
     ui.caption("user_profile")
@@ -99,12 +102,16 @@ with ui.shows_errors():
     page_key = f"timeline_page-{user_id}-{','.join(types)}"
     page = st.session_state.get(page_key, 0)
     if types:
-        timeline = cache.metric("user_timeline", q, user_id=user_id, types=",".join(types), limit=PAGE_SIZE,
-                                offset=page * PAGE_SIZE)
+        kept = [t for t in types if t != "email"]
+        timeline = cache.metric("user_timeline", q, user_id=user_id, types=",".join(kept), limit=PAGE_SIZE,
+                                offset=page * PAGE_SIZE) if kept else None
+        more = timeline is not None and timeline.height == PAGE_SIZE
+        if "email" in types:  # emails live in the admin database: those within this page's span join it
+            timeline = mail.with_emails(timeline, user_id, q, first_page=page == 0, last_page=not more)
         if not ui.empty(timeline, "activity"):
             ui.table(timeline, "user_timeline", q, money_columns=("amount",), key="timeline",
                      empty={"amount": "nothing paid: an event, a session or the end of a period"})
-        ui.pager(page_key, more=timeline.height == PAGE_SIZE, note=f"Page {page + 1} · newest first · times in UTC",
+        ui.pager(page_key, more=more, note=f"Page {page + 1} · newest first · times in UTC",
                  back="Newer", forward="Older")
     else:
         st.info("Pick at least one kind of item to show.", icon=":material/filter_alt:")

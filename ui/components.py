@@ -421,6 +421,16 @@ def users_behind(title: str, q: Query, period: date, kind: str, key: str) -> Non
     st.markdown(f"**{title}** · {fmt.plural(people.height, 'user')}")
     when = {"day": f"{period}", "week": f"week_of_{period}", "month": f"{period:%Y-%m}"}[q.interval]
     table(people, "active_user_list", q, key=key, file_name=f"{kind}_users_{when}")
+    email_these(people["user_id"].to_list(), key=f"email-{key}")
+
+
+def email_these(user_ids: list[str], key: str, label: str = "Email these users") -> None:
+    """Hand users over to the Email page (for roles that may send email)."""
+    if user_ids and auth.allowed("send_email") and st.button(label, icon=":material/mail:", key=key):
+        st.session_state["email_users"] = user_ids
+        st.session_state["email_source"] = "User ids"
+        st.session_state.pop("email_ids_text", None)
+        st.switch_page("pages/admin_email.py")
 
 
 def pager(key: str, more: bool, note: str, back: str = "Previous page", forward: str = "Next page") -> None:

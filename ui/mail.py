@@ -1,0 +1,105 @@
+"""The Admin Email page's helpers: the admin database's email side, recipients from the store,
+and campaigns sent in the background while the page shows their progress."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from datetime import date
+
+import polars as pl
+
+import streamlit as st
+
+from admin.email import Campaigns, Planned, Segments, Sender, Suppressions, Template, Templates, plan, unsubscribe_url
+from metrics.recipients import recipients
+from ui import auth, cache
+
+
+def templates() -> Templates:
+    return Templates(auth.access().accounts.db)
+
+
+def segments() -> Segments:
+    return Segments(auth.access().accounts.db)
+
+
+def suppressions() -> Suppressions:
+    return Suppressions(auth.access().accounts.db)
+
+
+def campaigns() -> Campaigns:
+    return Campaigns(auth.access().accounts.db)
+
+
+def find(definition: dict[str, str], user_ids: list[str] | None = None) -> tuple[pl.DataFrame, list[str]]:
+    """The segment's users within the signed-in staff member's data scope, and the ids the
+    scope leaves out; as of the store's last day."""
+    who = auth.staff()
+    return recipients(cache.store(), definition, cache.info().last_day or date.today(), who.countries, who.plans,
+                      user_ids)
+
+
+def planned(template: Template, found: pl.DataFrame, left_out: list[str], kind: str) -> Planned:
+    settings, key = cache.settings(), auth.access().key
+    return plan(template, found.to_dicts(), kind, suppressions().addresses(), left_out,
+                unsubscribe=lambda address: unsubscribe_url(settings, key, address))
+
+
+@st.cache_resource
+def _running() -> dict[str, threading.Thread]:
+    return {}
+
+
+def send_in_background(campaign_id: str) -> None:
+    """Start sending a campaign in a thread of the server (one per campaign); the outbox
+    makes a second start, or a `pulse email resume` beside it, harmless."""
+    running = _running()
+    if campaign_id in running and running[campaign_id].is_alive():
+        return
+    sender = Sender(auth.access().accounts.db, cache.settings(), auth.access().key)
+    thread = threading.Thread(target=sender.send, args=(campaign_id,), name=f"email-{campaign_id}", daemon=True)
+    running[campaign_id] = thread
+    thread.start()
+
+
+def sending(campaign_id: str) -> bool:
+    thread = _running().get(campaign_id)
+    return thread is not None and thread.is_alive()
+
+
+def send_now(campaign_id: str) -> dict[str, int]:
+    """Send a small campaign (a test to oneself) while the page waits."""
+    return Sender(auth.access().accounts.db, cache.settings(), auth.access().key, backoff=(), max_wait=0).send(campaign_id)
+
+
+def preview(html: str, height: int = 420) -> None:
+    """An HTML body as the recipient's mail program would show it, in a frame of its own
+    origin (a data: URL), so nothing in it can reach the app."""
+    st.iframe("data:text/html;charset=utf-8;base64," + base64.b64encode(html.encode()).decode(), height=height)
+
+
+def with_emails(timeline: pl.DataFrame | None, user_id: str, q, first_page: bool, last_page: bool) -> pl.DataFrame:
+    """One page of a user's timeline (newest first) with the emails sent to them in the range
+    that fall within the page's span: newer than its last row (any, on the first page) and
+    no newer than its first (any, on the last page)."""
+    sent = _emails_to(user_id).filter(pl.col("ts").dt.date().is_between(q.range_start, q.range_end))
+    if timeline is None:
+        return sent.sort("ts", descending=True)
+    if not timeline.is_empty():
+        if not first_page:
+            sent = sent.filter(pl.col("ts") <= timeline["ts"].max())
+        if not last_page:
+            sent = sent.filter(pl.col("ts") > timeline["ts"].min())
+    elif not (first_page and last_page):
+        return timeline
+    return pl.concat([timeline, sent.cast(timeline.schema)]).sort("ts", descending=True, maintain_order=True)
+
+
+def _emails_to(user_id: str) -> pl.DataFrame:
+    """The emails sent to a user, as rows of the User page's timeline (ts, type, detail, amount)."""
+    sent = campaigns().sent_to(user_id)
+    return sent.select(
+        "ts", pl.lit("email").alias("type"),
+        (pl.lit("Email: ") + pl.col("subject") + pl.lit(" (") + pl.col("kind") + pl.lit(")")).alias("detail"),
+        pl.lit(None, dtype=pl.Decimal(18, 2)).alias("amount"))
