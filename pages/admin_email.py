@@ -149,7 +149,7 @@ with compose:
     if planned.queued:
         sample = found.filter(found["user_id"].is_in([f["user_id"] for f, _ in planned.queued[:SAMPLE]]))
         ui.table(sample.select("user_id", "email", "name", "plan", "country", "last_seen", "total_spent"),
-                 "segment_users", key="email_sample", money_columns=("total_spent",))
+                 "segment_users", key="email_sample", money_columns=("total_spent",), labels={"name": "Name"})
         st.caption(f"The first {min(SAMPLE, len(planned.queued))} of {len(planned.queued):,} recipients.")
 
         st.subheader("Preview")
@@ -196,7 +196,7 @@ with compose:
                     refused(exc)
                 else:
                     mail.send_in_background(compose_id)
-                    st.session_state["email_watch"] = compose_id
+                    st.session_state["email_watch"] = st.session_state["email_history_pick"] = compose_id
                     st.session_state["email_compose_id"] = new_campaign_id()
                     st.session_state.pop(HANDED, None)
                     done(f"Campaign {compose_id} {'is sending' if created else 'was sent already'}: see History.")
@@ -263,32 +263,37 @@ with history:
     watched = st.session_state.get("email_watch")
 
     @st.fragment(run_every=2 if watched and mail.sending(watched) else None)
-    def progress() -> None:
+    def campaign_history() -> None:
+        """Campaigns and their recipients; redrawn every 2 s while one is sending."""
         if watched:
             counts = mail.campaigns().counts(watched)
             state = "sending" if mail.sending(watched) else "finished"
             st.info(f"Campaign {watched} ({state}): {counts['sent']:,} sent, {counts['failed']:,} failed, "
                     f"{counts['queued'] + counts['sending']:,} to go, {counts['skipped']:,} skipped.",
                     icon=":material/send:")
-    progress()
-    campaigns = mail.campaigns().history()
-    if campaigns.is_empty():
-        st.info("No campaigns yet.", icon=":material/info:")
-    else:
-        ui.table(campaigns, "campaigns", key="email_campaigns", labels={"created_at_utc": "Created (UTC)"})
-        picked = st.selectbox("Campaign", campaigns["campaign"].to_list(), key="email_history_pick",
-                              format_func=lambda c: f"{c} · {campaigns.filter(campaigns['campaign'] == c)['template'][0]}")
-        status = st.segmented_control("Status", STATUSES, key="email_history_status", selection_mode="single")
+        campaigns = mail.campaigns().history()
+        if campaigns.is_empty():
+            st.info("No campaigns yet.", icon=":material/info:")
+            return
+        ui.table(campaigns.drop("sending"), "campaigns", key="email_campaigns",
+                 labels={"created_at_utc": "Created (UTC)"})
+        templates_of = dict(zip(campaigns["campaign"], campaigns["template"]))
+        picked = st.selectbox("Campaign", list(templates_of), key="email_history_pick",
+                              format_func=lambda c: f"{c} · {templates_of[c]}")
+        status = st.segmented_control("Status", STATUSES, key="email_history_status", format_func=lambda s: fmt.code("status", s))
         rows = mail.campaigns().recipients(picked, status)
         ui.table(rows, "campaign_recipients", key="email_recipients", file_name=f"campaign_{picked}",
                  labels={"sent_at_utc": "Sent at (UTC)"})
         counts = mail.campaigns().counts(picked)
-        if counts["queued"] or counts["failed"]:
-            if st.button(f"Resume: send {counts['queued'] + counts['failed']:,} still queued or failed", key="email_resume"):
+        if (counts["queued"] or counts["failed"]) and not mail.sending(picked):
+            if st.button(f"Resume: send {counts['queued'] + counts['failed']:,} still queued or failed",
+                         key="email_resume"):
                 mail.campaigns().resume(picked, **auth.acting())
                 mail.send_in_background(picked)
                 st.session_state["email_watch"] = picked
                 done(f"Resumed campaign {picked}.")
+
+    campaign_history()
 
 # -- suppression list --------------------------------------------------------------------------------
 with suppressed:

@@ -39,9 +39,10 @@ def data(tmp_path_factory) -> Path:
     return folder
 
 
-def start(folder: Path, mode: str, address: str = "127.0.0.1", port: int | None = None, extra: tuple[str, ...] = ()):
+def start(folder: Path, mode: str, address: str = "127.0.0.1", port: int | None = None, extra: tuple[str, ...] = (),
+          settings: dict[str, str] | None = None):
     port = port or free_port()
-    env = os.environ | {"PULSE_STORE": str(folder / "pulse.duckdb"), "PULSE_ADMIN_DB": f"sqlite:///{folder / 'admin.db'}",
+    env = os.environ | (settings or {}) | {"PULSE_STORE": str(folder / "pulse.duckdb"), "PULSE_ADMIN_DB": f"sqlite:///{folder / 'admin.db'}",
                         "PULSE_SIGN_IN": mode, "PULSE_SECRET_KEY": "test-secret", "PULSE_PROXY_ADDRESS": "127.0.0.1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "server.py"), "--server.port", str(port),
