@@ -108,3 +108,13 @@ def test_handed_over_ids_templates_and_the_suppression_list(setup, monkeypatch):
     assert [shown(e.value) for e in at.error] == [
         "The subject has a mistake on line 1: unexpected end of template, expected 'end of print statement'.."]
     assert Templates(db).get("news").subject == "News for {{ first_name }}"
+
+
+def test_email_this_user_hands_the_user_to_the_email_page(setup, monkeypatch):
+    path, db, box, env = setup
+    at = open_page(path, monkeypatch, "user", env, user="u1", range="custom", start="2026-01-01", end="2026-02-01")
+    at.button(key="email-this-user").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Email"
+    assert at.text_area(key="email_ids_text").value == "u1"
+    assert {m.label: m.value for m in at.metric} == {"Will receive it": "1", "Skipped": "0"}

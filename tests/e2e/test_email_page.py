@@ -110,3 +110,28 @@ def test_segment_preview_test_send_send_history_and_timeline(browser, server, in
     page.locator('[data-testid="stDataFrame"]').last.scroll_into_view_if_needed()
     page.screenshot(path=str(folder / "timeline.png"), full_page=True)
     page.close()
+
+
+def test_the_unsubscribe_link_works_without_signing_in_and_a_forged_one_does_not(server):
+    import urllib.error
+    import urllib.request
+    from urllib.parse import quote
+
+    from admin.email import Suppressions
+    from admin.web import sign
+
+    url, folder = server
+    token = quote(sign("ann@example.com", b"test-secret"))
+    page = urllib.request.urlopen(f"{url}/unsubscribe?t={token}").read().decode()
+    assert "Stop marketing email to <b>ann@example.com</b>?" in page
+    done = urllib.request.urlopen(urllib.request.Request(f"{url}/unsubscribe?t={token}", data=b"List-Unsubscribe=One-Click",
+                                                         method="POST")).read().decode()
+    assert "ann@example.com gets no more marketing email from us." in done
+    forged = quote(sign("bob@example.com", b"another key"))
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(f"{url}/unsubscribe?t={forged}", data=b"", method="POST"))
+    assert refused.value.code == 400
+    db = AdminDB(f"sqlite:///{folder / 'admin.db'}")
+    assert Suppressions(db).listing().select("email", "reason", "added_by").rows() == [
+        ("ann@example.com", "unsubscribed by link", "ann@example.com")]
+    db.engine.dispose()
