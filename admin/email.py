@@ -357,7 +357,7 @@ class Suppressions:
 class Planned:
     """What a send would do: each recipient queued with its message, or skipped with why."""
 
-    queued: list[tuple[dict[str, Any], Rendered]]
+    queued: list[tuple[dict[str, Any], Rendered | None]]  # None: not rendered (a preview)
     skipped: list[tuple[str, str, str]]  # user_id, email, reason
 
     def counts(self) -> dict[str, int]:
@@ -372,12 +372,17 @@ def unsubscribe_url(settings: Settings, key: bytes, email: str) -> str:
 
 
 def plan(template: Template, recipients: Iterable[dict[str, Any]], kind: str, suppressed: set[str],
-         out_of_scope: Iterable[str] = (), unsubscribe: Callable[[str], str] | None = None) -> Planned:
+         out_of_scope: Iterable[str] = (), unsubscribe: Callable[[str], str] | None = None,
+         preview: int | None = None) -> Planned:
     """Who a campaign reaches and what each gets, before anything is written; a template a
-    recipient cannot fill is one sentence (EmailError) here."""
+    recipient cannot fill is one sentence (EmailError) here.
+
+    With `preview`, only the first `preview` recipients' messages are rendered (the others'
+    are None): the rest are checked once per pattern of missing fields, which is all that
+    decides whether a template fails for them — a page can show a large segment at once."""
     if kind not in KINDS:
         raise EmailError(f"Unknown kind of email {kind!r}; use marketing or transactional.")
-    queued, skipped, seen = [], [], {}
+    queued, skipped, seen, checked = [], [], {}, set()
     for user_id in sorted(set(out_of_scope)):
         skipped.append((user_id, "", SKIP_REASONS["out_of_scope"]))
     for fields in recipients:
@@ -396,6 +401,13 @@ def plan(template: Template, recipients: Iterable[dict[str, Any]], kind: str, su
             continue
         seen[email.lower()] = fields["user_id"]
         extra = {"unsubscribe_url": unsubscribe(email)} if kind == "marketing" and unsubscribe else {}
+        if preview is not None and len(queued) >= preview:
+            missing = frozenset(name for name, value in fields.items() if name not in _variables({name: value}))
+            if missing not in checked:
+                render(template, fields, extra)
+                checked.add(missing)
+            queued.append((fields, None))
+            continue
         rendered = render(template, fields, extra)
         if extra and extra["unsubscribe_url"] not in rendered.text:
             rendered = _with_footer(rendered, extra["unsubscribe_url"])
@@ -432,6 +444,8 @@ class Campaigns:
         if kind == "transactional" and not reason.strip():
             raise EmailError("A transactional email goes to users without marketing consent; say why (--reason).")
         domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+        if any(rendered is None for _, rendered in planned.queued):
+            raise ValueError("a preview's plan cannot be sent: plan again without preview")
         with self.db.session() as session:
             if session.get(Campaign, campaign_id) is not None:
                 return False

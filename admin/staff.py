@@ -153,6 +153,14 @@ class StaffAccounts:
             account.role = _checked_role(role)
             self._audit(session, by, "staff.set_role", f"{account.email} to {role}", address)
 
+    def update(self, email: str, role: str, countries, plans, by: str, address: str = "") -> None:
+        """A new role (when it differs) and scope in one change."""
+        with self.db.session() as session:
+            current = self._account(session, email).role
+        if role != current:
+            self.set_role(email, role, by=by, address=address)
+        self.set_scope(email, countries, plans, by=by, address=address)
+
     def set_scope(self, email: str, countries, plans, by: str, address: str = "") -> Staff:
         with self.db.session() as session:
             account = self._account(session, email)

@@ -261,7 +261,8 @@ def email_send(template_name: str, segment_name: str | None, where: str | None, 
     settings, key = _settings(), secret_key(_settings())
     with admin_errors():
         planned = plan(chosen, found.to_dicts(), kind, suppressed,
-                       unsubscribe=lambda address: unsubscribe_url(settings, key, address))
+                       unsubscribe=lambda address: unsubscribe_url(settings, key, address),
+                       preview=SAMPLE if dry_run else None)
     skipped = "; ".join(f"{n:,} {why}" for why, n in planned.counts().items())
     out.print(f"{len(planned.queued):,} recipients for {template_name} ({kind}) — {words}"
               + (f"; skipped: {skipped}" if skipped else "") + ".", markup=False)

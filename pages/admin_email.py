@@ -6,7 +6,7 @@ from datetime import date
 
 import streamlit as st
 
-from admin.email import KINDS, STATUSES, EmailError, Template, describe, new_campaign_id, render, to_self
+from admin.email import KINDS, EmailError, Template, describe, new_campaign_id, render, to_self
 from pulse.query import QueryError
 from ui import auth, cache, mail
 from ui import components as ui
@@ -16,29 +16,17 @@ from ui.filters import current_query
 ANY = "Any"
 LIFECYCLE = ("new", "returning", "resurrecting", "dormant")
 SAMPLE = 10
+PREVIEWED = 50  # recipients whose message the preview renders; the send renders every one
 HANDED = "email_users"  # user ids handed over by a drill-down list or the User page
 NEW = "New template"
-
-
-def notice() -> None:
-    if "email_notice" in st.session_state:
-        st.success(st.session_state.pop("email_notice"), icon=":material/check_circle:")
-
-
-def done(message: str) -> None:
-    st.session_state["email_notice"] = message
-    st.rerun()
-
-
-def refused(exc: Exception) -> None:
-    st.error(fmt.text(exc), icon=":material/error:")
+PERIODS = {"week": "Week", "day": "Day", "month": "Month"}
 
 
 st.title("Email")
 st.caption("Reach users from where you look at them. Marketing email goes only to users who opted in and did not "
            "unsubscribe; transactional email goes to every user with an address, with a reason on record. Every "
            "send is in the audit log.")
-notice()
+ui.notice()
 q = current_query()
 compose, editing, history, suppressed = st.tabs(["Compose", "Templates", "History", "Suppression list"])
 
@@ -59,8 +47,8 @@ with compose:
                 if value != ANY:
                     definition[name] = value
             lifecycle = st.selectbox("Lifecycle in the last period", [ANY, *LIFECYCLE], key="seg_lifecycle")
-            interval = st.selectbox("Period", ["week", "day", "month"], key="seg_interval",
-                                    format_func=lambda i: {"day": "Day", "week": "Week", "month": "Month"}[i])
+            interval = st.selectbox("Period", list(PERIODS), key="seg_interval",
+                                    format_func=PERIODS.get)
         if lifecycle != ANY:
             definition |= {"lifecycle": lifecycle, "interval": interval}
         with st.container(horizontal=True):
@@ -108,18 +96,14 @@ with compose:
     try:
         found, left_out = mail.find(definition, ids)
     except QueryError as exc:
-        refused(exc)
+        ui.refused(exc)
         st.stop()
     words = describe(definition) if ids is None else f"{len(ids):,} user ids"
     if source == "Filters":
         with st.popover("Save this segment", icon=":material/bookmark_add:"):
             name = st.text_input("Name", key="seg_save_name")
             if st.button("Save", key="seg_save", type="primary"):
-                try:
-                    mail.segments().save(name, definition, **auth.acting())
-                    done(f"Saved the segment {name.strip()}.")
-                except EmailError as exc:
-                    refused(exc)
+                ui.attempt(f"Saved the segment {name.strip()}.", mail.segments().save, name, definition)
 
     st.subheader("Message")
     names = mail.templates().names()
@@ -136,9 +120,9 @@ with compose:
                                placeholder="e.g. a change to our terms of service")
     template = mail.templates().get(template_name)
     try:
-        planned = mail.planned(template, found, left_out, kind)
+        planned = mail.planned(template, found, left_out, kind, preview=PREVIEWED)
     except EmailError as exc:
-        refused(exc)
+        ui.refused(exc)
         st.stop()
 
     skipped = planned.counts()
@@ -153,9 +137,9 @@ with compose:
         st.caption(f"The first {min(SAMPLE, len(planned.queued))} of {len(planned.queued):,} recipients.")
 
         st.subheader("Preview")
-        by_id = {f["user_id"]: (f, r) for f, r in planned.queued[:50]}
-        shown_for = st.selectbox("As received by", list(by_id), key="email_preview_user",
-                                 format_func=lambda u: f"{by_id[u][0].get('name') or u} · {by_id[u][0]['email']}")
+        by_id = {f["user_id"]: (f, r) for f, r in planned.queued[:PREVIEWED]}
+        shown_as = {u: f"{f.get('name') or u} · {f['email']}" for u, (f, _) in by_id.items()}
+        shown_for = st.selectbox("As received by", list(by_id), key="email_preview_user", format_func=shown_as.get)
         fields, rendered = by_id[shown_for]
         st.markdown(f"**Subject:** {fmt.text(rendered.subject)}")
         plain, html = st.tabs(["Plain text", "HTML"])
@@ -177,7 +161,7 @@ with compose:
                                             cache.settings().smtp_sender, **auth.acting())
                     counts = mail.send_now(test_id)
                 except EmailError as exc:
-                    refused(exc)
+                    ui.refused(exc)
                 else:
                     if counts["sent"]:
                         st.success(f"Sent a test to {fmt.text(me)}.", icon=":material/check_circle:")
@@ -190,16 +174,18 @@ with compose:
             if st.button(f"Send to {len(planned.queued):,}", type="primary", icon=":material/send:",
                          disabled=not sure, key="email_send"):
                 try:
-                    created = mail.campaigns().create(compose_id, template, planned, kind, reason, words,
-                                                      cache.settings().smtp_sender, **auth.acting())
+                    with st.spinner(f"Writing {len(planned.queued):,} messages to the outbox…"):
+                        whole = mail.planned(template, found, left_out, kind)
+                        created = mail.campaigns().create(compose_id, template, whole, kind, reason, words,
+                                                          cache.settings().smtp_sender, **auth.acting())
                 except EmailError as exc:
-                    refused(exc)
+                    ui.refused(exc)
                 else:
                     mail.send_in_background(compose_id)
                     st.session_state["email_watch"] = st.session_state["email_history_pick"] = compose_id
                     st.session_state["email_compose_id"] = new_campaign_id()
                     st.session_state.pop(HANDED, None)
-                    done(f"Campaign {compose_id} {'is sending' if created else 'was sent already'}: see History.")
+                    ui.done(f"Campaign {compose_id} {'is sending' if created else 'was sent already'}: see History.")
 
 # -- templates --------------------------------------------------------------------------------------
 with editing:
@@ -218,28 +204,19 @@ with editing:
                    "send; `{{ name | default('there') }}` gives a default.")
         saved = st.form_submit_button("Save", type="primary")
     if saved:
-        try:
-            mail.templates().save(Template(name, subject, text_body, html_body), replacing=None if current == NEW
-                                  else current, **auth.acting())
-            done(f"Saved the template {name.strip()}.")
-        except EmailError as exc:
-            refused(exc)
+        ui.attempt(f"Saved the template {name.strip()}.", mail.templates().save,
+                   Template(name, subject, text_body, html_body), replacing=None if current == NEW else current)
     if current != NEW:
         with st.container(horizontal=True):
             with st.popover("Duplicate", icon=":material/content_copy:"):
                 copy_name = st.text_input("Name of the copy", value=f"{current} (copy)", key="tpl_copy_name")
                 if st.button("Duplicate", key="tpl_copy"):
-                    try:
-                        mail.templates().duplicate(current, copy_name, **auth.acting())
-                        done(f"Made {copy_name.strip()} from {current}.")
-                    except EmailError as exc:
-                        refused(exc)
+                    ui.attempt(f"Made {copy_name.strip()} from {current}.", mail.templates().duplicate, current, copy_name)
             with st.popover("Delete", icon=":material/delete:"):
                 st.write(f"Delete {fmt.text(current)}? Campaigns sent with it keep their copy.")
                 if st.button("Delete", key="tpl_delete", type="primary"):
-                    mail.templates().delete(current, **auth.acting())
                     st.session_state.pop("tpl_pick", None)
-                    done(f"Deleted the template {current}.")
+                    ui.attempt(f"Deleted the template {current}.", mail.templates().delete, current)
         st.subheader("Live preview")
         who = st.text_input("For user id", key="tpl_preview_user", placeholder="A user id, e.g. from the User page")
         if who.strip():
@@ -256,44 +233,11 @@ with editing:
                     if shown.html.strip():
                         mail.preview(shown.html, height=320)
             except (EmailError, QueryError) as exc:
-                refused(exc)
+                ui.refused(exc)
 
 # -- history ----------------------------------------------------------------------------------------
 with history:
-    watched = st.session_state.get("email_watch")
-
-    @st.fragment(run_every=2 if watched and mail.sending(watched) else None)
-    def campaign_history() -> None:
-        """Campaigns and their recipients; redrawn every 2 s while one is sending."""
-        if watched:
-            counts = mail.campaigns().counts(watched)
-            state = "sending" if mail.sending(watched) else "finished"
-            st.info(f"Campaign {watched} ({state}): {counts['sent']:,} sent, {counts['failed']:,} failed, "
-                    f"{counts['queued'] + counts['sending']:,} to go, {counts['skipped']:,} skipped.",
-                    icon=":material/send:")
-        campaigns = mail.campaigns().history()
-        if campaigns.is_empty():
-            st.info("No campaigns yet.", icon=":material/info:")
-            return
-        ui.table(campaigns.drop("sending"), "campaigns", key="email_campaigns",
-                 labels={"created_at_utc": "Created (UTC)"})
-        templates_of = dict(zip(campaigns["campaign"], campaigns["template"]))
-        picked = st.selectbox("Campaign", list(templates_of), key="email_history_pick",
-                              format_func=lambda c: f"{c} · {templates_of[c]}")
-        status = st.segmented_control("Status", STATUSES, key="email_history_status", format_func=lambda s: fmt.code("status", s))
-        rows = mail.campaigns().recipients(picked, status)
-        ui.table(rows, "campaign_recipients", key="email_recipients", file_name=f"campaign_{picked}",
-                 labels={"sent_at_utc": "Sent at (UTC)"})
-        counts = mail.campaigns().counts(picked)
-        if (counts["queued"] or counts["failed"]) and not mail.sending(picked):
-            if st.button(f"Resume: send {counts['queued'] + counts['failed']:,} still queued or failed",
-                         key="email_resume"):
-                mail.campaigns().resume(picked, **auth.acting())
-                mail.send_in_background(picked)
-                st.session_state["email_watch"] = picked
-                done(f"Resumed campaign {picked}.")
-
-    campaign_history()
+    mail.campaign_history(st.session_state.get("email_watch"))
 
 # -- suppression list --------------------------------------------------------------------------------
 with suppressed:
@@ -305,11 +249,7 @@ with suppressed:
             why = st.text_input("Reason", value="asked not to get marketing mail")
             add = st.form_submit_button("Add")
     if add:
-        try:
-            added = mail.suppressions().add(address, why, **auth.acting())
-            done(f"{address.strip().lower()} {'is now' if added else 'was already'} on the suppression list.")
-        except EmailError as exc:
-            refused(exc)
+        ui.attempt(f"{address.strip().lower()} is on the suppression list.", mail.suppressions().add, address, why)
     listing = mail.suppressions().listing()
     if listing.is_empty():
         st.info("Nobody is on the suppression list.", icon=":material/info:")
@@ -317,5 +257,4 @@ with suppressed:
         ui.table(listing, "suppressions", key="email_suppressions", labels={"added_at_utc": "Added (UTC)"})
         gone = st.selectbox("Take an address off the list", listing["email"].to_list(), index=None, key="unsuppress")
         if gone and st.button("Remove", key="unsuppress_go"):
-            mail.suppressions().remove(gone, **auth.acting())
-            done(f"{gone} may get marketing email again.")
+            ui.attempt(f"{gone} may get marketing email again.", mail.suppressions().remove, gone)

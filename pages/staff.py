@@ -4,38 +4,17 @@ import polars as pl
 import streamlit as st
 
 from admin.roles import ROLES
-from admin.staff import MIN_PASSWORD, StaffError
+from admin.staff import MIN_PASSWORD
 from ui import auth, cache
 from ui import components as ui
-from ui import format as fmt
-
-NOTICE = "staff_notice"
 
 st.title("Staff")
 st.caption("Who may sign in to Pulse, with which role, and which users they see. A role decides the pages and "
            "actions (see the README's permission table); a scope limits every figure, table and download to users "
            "of those countries and plans. Every change here is in the audit log.")
-if NOTICE in st.session_state:
-    st.success(st.session_state.pop(NOTICE), icon=":material/check_circle:")
+ui.notice()
 
 accounts = auth.staff_accounts()
-
-
-def change(done: str, make, *args, **kwargs) -> None:
-    """Make a change to the accounts; on success say so above the table, else say why here."""
-    try:
-        make(*args, **kwargs, **auth.acting())
-    except StaffError as exc:
-        st.error(fmt.text(exc), icon=":material/error:")
-        return
-    st.session_state[NOTICE] = done
-    st.rerun()
-
-
-def save(email: str, role: str, countries: list[str], plans: list[str], by: str, address: str) -> None:
-    if role != member["role"]:
-        accounts.set_role(email, role, by=by, address=address)
-    accounts.set_scope(email, countries, plans, by=by, address=address)
 
 
 roster = accounts.roster()
@@ -60,10 +39,10 @@ with adding, st.form("staff_add", clear_on_submit=False, border=False):
         again = st.text_input("The password again", type="password")
     if st.form_submit_button("Add", type="primary"):
         if password != again:
-            st.error("The two passwords differ; type the same password twice.", icon=":material/error:")
+            ui.refused("The two passwords differ; type the same password twice.")
         else:
-            change(f"Added {email.strip().lower()} as {role}.", accounts.add, email, role, password,
-                   countries=countries, plans=plans)
+            ui.attempt(f"Added {email.strip().lower()} as {role}.", accounts.add, email, role, password,
+                       countries=countries, plans=plans)
 
 with changing:
     if roster.is_empty():
@@ -81,7 +60,8 @@ with changing:
                 new_plans = st.multiselect("Plans", sorted({*choices.get("plan", []), *scoped["plans"]}),
                                            default=scoped["plans"], placeholder="All plans", accept_new_options=True)
             if st.form_submit_button("Save role and scope", type="primary"):
-                change(f"Saved the role and scope of {picked}.", save, picked, new_role, new_countries, new_plans)
+                ui.attempt(f"Saved the role and scope of {picked}.", accounts.update, picked, new_role, new_countries,
+                           new_plans)
         with st.form(f"staff_password_{picked}", border=False):
             with st.container(horizontal=True):
                 password = st.text_input("New password", type="password", help=f"At least {MIN_PASSWORD} characters; "
@@ -89,11 +69,11 @@ with changing:
                 again = st.text_input("The new password again", type="password")
             if st.form_submit_button("Set the password"):
                 if password != again:
-                    st.error("The two passwords differ; type the same password twice.", icon=":material/error:")
+                    ui.refused("The two passwords differ; type the same password twice.")
                 else:
-                    change(f"Set a new password for {picked}.", accounts.reset_password, picked, password)
+                    ui.attempt(f"Set a new password for {picked}.", accounts.reset_password, picked, password)
         if member["disabled"]:
             if st.button("Enable this account", key="staff_enable"):
-                change(f"Enabled {picked}.", accounts.set_disabled, picked, False)
+                ui.attempt(f"Enabled {picked}.", accounts.set_disabled, picked, False)
         elif st.button("Disable this account", key="staff_disable", help="Refuses its sign-ins and ends its sessions."):
-            change(f"Disabled {picked}; its sessions have ended.", accounts.set_disabled, picked, True)
+            ui.attempt(f"Disabled {picked}; its sessions have ended.", accounts.set_disabled, picked, True)

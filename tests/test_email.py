@@ -145,6 +145,17 @@ def test_a_plan_skips_whom_it_must_and_says_why():
     assert transactional.counts() == {"no email address": 2, "same address as user u1": 1}
 
 
+def test_a_preview_renders_a_few_but_still_finds_the_recipient_a_template_fails_for():
+    people = [person(f"u{n:02d}", f"u{n:02d}@example.com", f"User {n}") for n in range(60)]
+    people.append(person("u99", "u99@example.com", name=None))
+    planned = plan(WELCOME, people[:60], "transactional", set(), preview=5)
+    assert [rendered is not None for _, rendered in planned.queued] == [True] * 5 + [False] * 55
+    with pytest.raises(EmailError, match="The template uses 'first_name', which user u99 does not have"):
+        plan(WELCOME, people, "transactional", set(), preview=5)
+    with pytest.raises(ValueError, match="a preview's plan cannot be sent"):
+        Campaigns(None).create("c", WELCOME, planned, "transactional", "why", "all", "team@pulse.example", by="x")
+
+
 def campaign(db, people, kind="marketing", reason="", campaign_id="c1", suppressed=frozenset()):
     planned = plan(WELCOME, people, kind, set(suppressed), unsubscribe=lambda email: f"https://pulse.example/u/{email}")
     assert Campaigns(db).create(campaign_id, WELCOME, planned, kind, reason, "plan=pro", "team@pulse.example",

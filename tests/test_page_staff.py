@@ -53,7 +53,7 @@ def test_an_admin_adds_changes_and_disables_an_account(store_path, accounts, mon
     password.input(PASSWORD)
     again.input("something else entirely")
     at.button(key="FormSubmitter:staff_add-Add").click().run()
-    assert [e.value for e in at.error] == ["The two passwords differ; type the same password twice."]
+    assert [shown(e.value) for e in at.error] == ["The two passwords differ; type the same password twice."]
     assert roster(accounts) == []
 
     at.text_input[2].input(PASSWORD)

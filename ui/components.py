@@ -26,6 +26,8 @@ from pulse.export import to_csv
 from pulse.periods import period_end, period_start, previous_period
 from pulse.query import Query, QueryError
 from pulse.store import StoreError
+from admin.email import EmailError
+from admin.staff import StaffError
 from ui import auth, cache, docs, url
 from ui import format as fmt
 
@@ -445,3 +447,33 @@ def pager(key: str, more: bool, note: str, back: str = "Previous page", forward:
     if row.button(forward, disabled=not more, icon=":material/chevron_right:", key=f"{key}-forward"):
         st.session_state[key] = page + 1
         st.rerun()
+
+
+NOTICE = "change_notice"
+
+
+def notice() -> None:
+    """What the last change on this page did, said once above it."""
+    if NOTICE in st.session_state:
+        st.success(st.session_state.pop(NOTICE), icon=":material/check_circle:")
+
+
+def done(message: str) -> None:
+    """Rerun the page (so every table shows the change) and say `message` at its top."""
+    st.session_state[NOTICE] = message
+    st.rerun()
+
+
+def refused(exc: Exception) -> None:
+    st.error(fmt.text(exc), icon=":material/error:")
+
+
+def attempt(message: str, action: Callable, *args: Any, **kwargs: Any) -> None:
+    """Make a change as the signed-in member of staff (who and from where go to the audit
+    log): on success the page reruns and says `message`; otherwise it says why, here."""
+    try:
+        action(*args, **kwargs, **auth.acting())
+    except (StaffError, EmailError) as exc:
+        refused(exc)
+    else:
+        done(message)

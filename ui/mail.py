@@ -11,9 +11,11 @@ import polars as pl
 
 import streamlit as st
 
-from admin.email import Campaigns, Planned, Segments, Sender, Suppressions, Template, Templates, plan, unsubscribe_url
+from admin.email import STATUSES, Campaigns, Planned, Segments, Sender, Suppressions, Template, Templates, plan, unsubscribe_url
 from metrics.recipients import recipients
 from ui import auth, cache
+from ui import components as ui
+from ui import format as fmt
 
 
 def templates() -> Templates:
@@ -40,10 +42,12 @@ def find(definition: dict[str, str], user_ids: list[str] | None = None) -> tuple
                       user_ids)
 
 
-def planned(template: Template, found: pl.DataFrame, left_out: list[str], kind: str) -> Planned:
+def planned(template: Template, found: pl.DataFrame, left_out: list[str], kind: str,
+            preview: int | None = None) -> Planned:
+    """plan() for the signed-in sender; with `preview`, only that many messages rendered."""
     settings, key = cache.settings(), auth.access().key
     return plan(template, found.to_dicts(), kind, suppressions().addresses(), left_out,
-                unsubscribe=lambda address: unsubscribe_url(settings, key, address))
+                unsubscribe=lambda address: unsubscribe_url(settings, key, address), preview=preview)
 
 
 @st.cache_resource
@@ -103,3 +107,46 @@ def _emails_to(user_id: str) -> pl.DataFrame:
         "ts", pl.lit("email").alias("type"),
         (pl.lit("Email: ") + pl.col("subject") + pl.lit(" (") + pl.col("kind") + pl.lit(")")).alias("detail"),
         pl.lit(None, dtype=pl.Decimal(18, 2)).alias("amount"))
+
+
+def campaign_history(watched: str | None) -> None:
+    """The History tab: the campaign being watched, every campaign with its counts, one
+    campaign's recipients by status (with CSV), and resuming what is left; redrawn every
+    2 s while the watched campaign sends."""
+    (_history_while_sending if watched and sending(watched) else _history)(watched)
+
+
+@st.fragment(run_every=2)
+def _history_while_sending(watched: str) -> None:
+    _history_body(watched)
+
+
+@st.fragment
+def _history(watched: str | None) -> None:
+    _history_body(watched)
+
+
+def _history_body(watched: str | None) -> None:
+    if watched:
+        counts = campaigns().counts(watched)
+        state = "sending" if sending(watched) else "finished"
+        st.info(f"Campaign {watched} ({state}): {counts['sent']:,} sent, {counts['failed']:,} failed, "
+                f"{counts['queued'] + counts['sending']:,} to go, {counts['skipped']:,} skipped.",
+                icon=":material/send:")
+    every = campaigns().history()
+    if every.is_empty():
+        st.info("No campaigns yet.", icon=":material/info:")
+        return
+    ui.table(every.drop("sending"), "campaigns", key="email_campaigns", labels={"created_at_utc": "Created (UTC)"})
+    names = {c: f"{c} · {t}" for c, t in zip(every["campaign"], every["template"])}
+    picked = st.selectbox("Campaign", list(names), key="email_history_pick", format_func=names.get)
+    status = st.segmented_control("Status", STATUSES, key="email_history_status", format_func=fmt.CODES["status"].get)
+    ui.table(campaigns().recipients(picked, status), "campaign_recipients", key="email_recipients",
+             file_name=f"campaign_{picked}", labels={"sent_at_utc": "Sent at (UTC)"})
+    counts = campaigns().counts(picked)
+    if (counts["queued"] or counts["failed"]) and not sending(picked):
+        if st.button(f"Resume: send {counts['queued'] + counts['failed']:,} still queued or failed", key="email_resume"):
+            campaigns().resume(picked, **auth.acting())
+            send_in_background(picked)
+            st.session_state["email_watch"] = picked
+            ui.done(f"Resumed campaign {picked}.")
