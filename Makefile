@@ -4,12 +4,18 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+MAIL_PORT ?= 8025
 
 .PHONY: demo setup test browser bench clean-demo
 
+# The demo's email goes to a mail catcher on loopback (aiosmtpd), never to a real inbox:
+# what the Email page sends lands in data/demo-mail.log.
 demo: setup
 	$(BIN)/pulse demo --if-empty
-	$(BIN)/pulse run --port $(PORT)
+	@$(BIN)/python -m aiosmtpd -n -l 127.0.0.1:$(MAIL_PORT) >> data/demo-mail.log 2>&1 & MAIL=$$!; \
+	  trap 'kill $$MAIL 2>/dev/null' EXIT INT TERM; \
+	  echo "Email sent from the demo is caught, not delivered: see data/demo-mail.log."; \
+	  PULSE_SMTP_HOST=127.0.0.1 PULSE_SMTP_PORT=$(MAIL_PORT) PULSE_SMTP_SECURITY=none $(BIN)/pulse run --port $(PORT)
 
 setup: $(VENV)/.installed
 

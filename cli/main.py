@@ -269,7 +269,25 @@ def demo(users: int, days: int, seed: int, if_empty: bool) -> None:
             result = load_demo(store, users, days, seed, progress=update)
         _report(result)
     with admin_errors():
+        _demo_template(accounts.db)
         _demo_admin(accounts)
+
+
+def _demo_template(db) -> None:
+    """A first email template, so the demo's Email page has something to preview."""
+    from admin.email import Template, Templates
+
+    templates = Templates(db)
+    if templates.names():
+        return
+    templates.save(Template(
+        "Welcome back",
+        "{{ first_name | default('Hello') }}, here is what is new on your {{ plan | default('free') }} plan",
+        "Hi {{ first_name | default('there') }},\n\nYou have been with us since {{ signup_date }}. This month we "
+        "shipped faster exports and a new dashboard.\n\nThe team\n",
+        "<html><body><p>Hi {{ first_name | default('there') }},</p><p>You have been with us since "
+        "<b>{{ signup_date }}</b>. This month we shipped faster exports and a new dashboard.</p>"
+        "<p>The team</p></body></html>"), by="pulse demo", address=CLI)
 
 
 def _demo_admin(accounts) -> None:

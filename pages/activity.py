@@ -200,4 +200,5 @@ with ui.shows_errors():
     api = cache.metric("api_usage", q)
     if not ui.empty(api, "accounts at 80 % or more of their plan's monthly API calls"):
         ui.table(api, "api_usage", q, percent_columns=("share",), labels={"share": "Share of the limit"})
+        ui.email_these(api["user_id"].to_list(), key="email-api-usage")
     ui.caption("api_usage", f"Limits per plan: {', '.join(f'{plan} {limit:,}' for plan, limit in limits)}.")

@@ -173,4 +173,5 @@ with ui.shows_errors():
     top = cache.metric("customer_value", q, sort="total_spent", descending=True, limit=20)
     if not ui.empty(top, "customers"):
         ui.table(top, "customer_value", q, money_columns=("total_spent", "avg_order_value"))
+        ui.email_these(top["user_id"].to_list(), key="email-top-customers")
     ui.caption("customer_value", "The 20 who spent most, net of refunds.")

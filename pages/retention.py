@@ -118,6 +118,7 @@ with ui.shows_errors():
         ui.table(at_risk, "at_risk_users", q, money_columns=("mrr",), height=400,
                  labels={"active_days_prev_14": f"Active days {windows['prev_14'][0]} – {windows['prev_14'][1]}",
                          "active_days_last_14": f"Active days {windows['last_14'][0]} – {windows['last_14'][1]}"})
+        ui.email_these(at_risk["user_id"].to_list(), key="email-at-risk")
     ui.caption("at_risk_users", f"Active days {windows['prev_14'][0]} – {windows['prev_14'][1]} against "
                                 f"{windows['last_14'][0]} – {windows['last_14'][1]}; MRR at the end of {q.end}, "
                                 "highest first.")
