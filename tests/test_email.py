@@ -308,3 +308,12 @@ def test_templates_segments_and_suppressions_are_kept_and_audited(db):
         ("email.suppress", "jo@example.com: asked by phone"),
         ("email.unsuppress", "jo@example.com"),
     ]
+
+
+def test_the_rate_limit_spaces_the_messages(db, inbox):
+    import time
+
+    campaign(db, [person(f"u{n}", f"u{n}@example.com", f"User {n}") for n in range(6)])
+    began = time.monotonic()
+    assert Sender(db, settings(inbox.port, smtp_rate=10.0), KEY).send("c1")["sent"] == 6
+    assert time.monotonic() - began >= 0.5  # six messages at 10 a second: five gaps of 0.1 s at least
