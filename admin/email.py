@@ -22,7 +22,6 @@ refusal (a 5xx reply) is not retried. A resume gives the passing failures three 
 from __future__ import annotations
 
 import json
-import os
 import re
 import smtplib
 import socket
@@ -50,6 +49,7 @@ from sqlalchemy import and_, func, or_, select, update
 from admin.db import AdminDB, utc_text
 from admin.models import AuditEntry, Campaign, EmailTemplate, OutboxMessage, Segment, Suppression
 from admin.web import UNSUBSCRIBE_PATH, sign
+from admin.workers import LIVE_WORKERS, abandoned, worker_id
 from pulse.settings import Settings
 
 KINDS = ("marketing", "transactional")
@@ -545,30 +545,60 @@ def new_campaign_id() -> str:
 
 # -- sending ---------------------------------------------------------------------------------------
 
-_LIVE_WORKERS: set[str] = set()  # workers running in this process (the web server sends in threads)
-_HOST = socket.gethostname()
-
-
-def _abandoned(claimed_by: str, claimed_at: datetime | None, now: datetime) -> bool:
-    """Whether a row left `sending` belongs to a worker that is gone: a process on this
-    machine that has ended, a thread of this process no longer running, or any worker whose
-    claim is older than the lease."""
-    if claimed_at is None or _aware(claimed_at) + LEASE < now:
-        return True
-    host, _, rest = claimed_by.partition(":")
-    pid_text, _, _ = rest.partition(":")
-    if host != _HOST or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return claimed_by not in _LIVE_WORKERS
+def connect(settings: Settings) -> smtplib.SMTP:
+    """An open, greeted (and, per the settings, encrypted and logged-in) SMTP connection, or
+    SMTPFailure with one sentence."""
+    s = settings
+    where = f"{s.smtp_host}:{s.smtp_port}"
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+        if s.smtp_security == "ssl":
+            smtp = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=30, context=ssl.create_default_context())
+        else:
+            smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=30)
+            if s.smtp_security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+        # Commands go out as small writes; without this, Nagle's algorithm holds each one
+        # for the server's delayed ACK (40 ms a message on Linux).
+        smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        smtp.ehlo_or_helo_if_needed()
+        if s.smtp_user:
+            smtp.login(s.smtp_user, s.smtp_password)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise SMTPFailure(f"the SMTP server {where} refused the user name and password: "
+                          f"{_reply(exc.smtp_code, exc.smtp_error)}", permanent=False) from None
+    except (smtplib.SMTPException, OSError) as exc:
+        raise SMTPFailure(f"cannot reach the SMTP server {where}: {exc.__class__.__name__}: {exc}",
+                          permanent=False) from None
+    return smtp
+
+
+def deliver(settings: Settings, message: EmailMessage) -> None:
+    """Send one message (a scheduled export, a notice to staff) on a connection of its own;
+    EmailError with the reason when it does not go."""
+    try:
+        smtp = connect(settings)
+    except SMTPFailure as exc:
+        raise EmailError(f"The email was not sent: {exc.reason}.") from None
+    try:
+        refused = smtp.send_message(message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise EmailError("The email was not sent: " + "; ".join(
+            f"{address}: {_reply(code, text)}" for address, (code, text) in exc.recipients.items()) + ".") from None
+    except (smtplib.SMTPException, OSError) as exc:
+        raise EmailError(f"The email was not sent: {exc.__class__.__name__}: {exc}.") from None
+    finally:
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+    if refused:
+        raise EmailError("The email did not reach " + ", ".join(sorted(refused)) + ".")
+
+
+def sender_address(settings: Settings) -> tuple[str, str]:
+    """(display name, address) of the From: header."""
+    name, address = parseaddr(settings.smtp_sender)
+    return name or "Pulse", address or settings.smtp_sender
 
 
 class SMTPFailure(Exception):
@@ -589,7 +619,7 @@ class Sender:
                  max_wait: float = 120.0):
         self.db, self.settings, self.key = db, settings, key
         self.backoff, self.max_wait = backoff, max_wait
-        self.worker = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.worker = worker_id()
         self._smtp: smtplib.SMTP | None = None
 
     # claiming
@@ -600,7 +630,7 @@ class Sender:
         with self.db.session() as session:
             stale = [m for m in session.scalars(select(OutboxMessage).where(
                 OutboxMessage.campaign_id == campaign_id, OutboxMessage.status == "sending"))
-                if _abandoned(m.claimed_by, m.claimed_at, now)]
+                if abandoned(m.claimed_by, m.claimed_at, now, LEASE)]
             for message in stale:
                 message.status, message.claimed_by, message.claimed_at = "queued", "", None
             return len(stale)
@@ -642,31 +672,9 @@ class Sender:
     # SMTP
 
     def _connection(self) -> smtplib.SMTP:
-        if self._smtp is not None:
-            return self._smtp
-        s = self.settings
-        where = f"{s.smtp_host}:{s.smtp_port}"
-        try:
-            if s.smtp_security == "ssl":
-                smtp = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=30, context=ssl.create_default_context())
-            else:
-                smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=30)
-                if s.smtp_security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
-            # Commands go out as small writes; without this, Nagle's algorithm holds each one
-            # for the server's delayed ACK (40 ms a message on Linux).
-            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            smtp.ehlo_or_helo_if_needed()
-            if s.smtp_user:
-                smtp.login(s.smtp_user, s.smtp_password)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise SMTPFailure(f"the SMTP server {where} refused the user name and password: "
-                              f"{_reply(exc.smtp_code, exc.smtp_error)}", permanent=False) from None
-        except (smtplib.SMTPException, OSError) as exc:
-            raise SMTPFailure(f"cannot reach the SMTP server {where}: {exc.__class__.__name__}: {exc}",
-                              permanent=False) from None
-        self._smtp = smtp
-        return smtp
+        if self._smtp is None:
+            self._smtp = connect(self.settings)
+        return self._smtp
 
     def _close(self) -> None:
         if self._smtp is not None:
@@ -678,8 +686,8 @@ class Sender:
 
     def message(self, row: OutboxMessage, kind: str) -> EmailMessage:
         msg = EmailMessage()
-        name, address = parseaddr(self.settings.smtp_sender)
-        msg["From"] = formataddr((name or "Pulse", address or self.settings.smtp_sender))
+        name, address = sender_address(self.settings)
+        msg["From"] = formataddr((name, address))
         msg["To"] = Address(display_name=row.name or "", addr_spec=row.email)
         if self.settings.smtp_reply_to:
             msg["Reply-To"] = self.settings.smtp_reply_to
@@ -755,7 +763,7 @@ class Sender:
             if campaign is None:
                 raise EmailError(f"There is no campaign {campaign_id!r}.")
             kind = campaign.kind
-        _LIVE_WORKERS.add(self.worker)
+        LIVE_WORKERS.add(self.worker)
         try:
             self._reclaim(campaign_id)
             gap = 1 / self.settings.smtp_rate if self.settings.smtp_rate else 0
@@ -780,5 +788,5 @@ class Sender:
                     progress(campaigns.counts(campaign_id))
         finally:
             self._close()
-            _LIVE_WORKERS.discard(self.worker)
+            LIVE_WORKERS.discard(self.worker)
         return campaigns.counts(campaign_id)

@@ -8,9 +8,9 @@ admin/migrations/versions.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -152,3 +152,50 @@ class OutboxMessage(Base):
     claimed_by: Mapped[str] = mapped_column(String(200), default="")  # host:pid of the worker sending it
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Schedule(Base):
+    """A metric exported on a cron schedule to folders and email addresses."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    owner: Mapped[str] = mapped_column(String(320))  # whose data scope applies, and who hears of failures
+    metric: Mapped[str] = mapped_column(String(100))
+    interval: Mapped[str] = mapped_column(String(10))
+    options: Mapped[str] = mapped_column(Text, default="{}")  # the metric's options and filters, as JSON
+    range: Mapped[str] = mapped_column(String(40))  # yesterday, last_7_days, last_full_week, …
+    cron: Mapped[str] = mapped_column(String(100))
+    timezone: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(10))  # csv | csv.gz | parquet
+    destinations: Mapped[str] = mapped_column(Text)  # JSON list of {"folder", "pattern"} or {"email": [..]}
+    catch_up: Mapped[str] = mapped_column(String(10), default="latest")  # latest | all | none
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Occurrences after this instant are still to be run (the creation time, then the latest claimed).
+    checked_until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ScheduleRun(Base):
+    """One occurrence of a schedule: claimed once (the unique pair), run, retried, logged."""
+
+    __tablename__ = "schedule_runs"
+    __table_args__ = (UniqueConstraint("schedule_id", "occurrence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"), index=True)
+    occurrence: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the scheduled instant (UTC)
+    status: Mapped[str] = mapped_column(String(10))  # running | retrying | done | failed
+    range_start: Mapped[date] = mapped_column(Date)
+    range_end: Mapped[date] = mapped_column(Date)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    claimed_by: Mapped[str] = mapped_column(String(200), default="")
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    delivered: Mapped[str] = mapped_column(Text, default="")  # where the file went, one per line
+    error: Mapped[str] = mapped_column(Text, default="")

@@ -78,12 +78,13 @@ def admin_errors() -> Iterator[None]:
     Apart because the admin modules take a while to import, and most commands never need them."""
     from admin.db import AdminDatabaseError
     from admin.email import EmailError
+    from admin.schedules import ScheduleError
     from admin.staff import StaffError
 
     with user_errors():
         try:
             yield
-        except (AdminDatabaseError, StaffError, EmailError) as exc:
+        except (AdminDatabaseError, StaffError, EmailError, ScheduleError) as exc:
             raise Failure(str(exc), WORK_ERROR) from None
 
 
@@ -662,8 +663,9 @@ def audit(limit: int, actor: str | None, action: str | None, since: str | None, 
         out.print("… and older entries (use --limit or --csv).")
 
 
-# The email commands live in their own module; importing it adds them to `main`.
+# The email and schedule commands live in modules of their own; importing them adds them to `main`.
 import cli.email  # noqa: E402,F401  (after main and its helpers exist)
+import cli.schedule  # noqa: E402,F401
 
 if __name__ == "__main__":
     main()
