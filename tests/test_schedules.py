@@ -157,7 +157,7 @@ def test_a_failing_run_is_retried_with_backoff_then_failed_and_its_owner_told(db
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"cron": "every monday"}, "'every monday' is not a cron expression of five fields"),
-    ({"cron": "0 25 * * *"}, "'0 25 * * *' is not a cron expression of five fields"),
+    ({"cron": "0 25 * * *"}, r"'0 25 \* \* \*' is not a cron expression of five fields"),
     ({"range": "last_week"}, "Unknown range 'last_week'; use one of: yesterday"),
 ])
 def test_a_bad_schedule_is_one_sentence(db, tmp_path, change, message):
