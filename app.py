@@ -30,7 +30,8 @@ PAGES = {
                 ("retention", "Retention", "event_repeat")],
     "Money": [("purchases", "Purchases", "shopping_cart"), ("revenue", "Revenue", "payments")],
     "People": [("user", "User lookup", "person_search")],
-    "Store": [("data", "Data", "database"), ("definitions", "Definitions", "menu_book")],
+    "Store": [("data", "Data", "database"), ("exports", "Exports", "schedule_send"),
+              ("definitions", "Definitions", "menu_book")],
     "Admin": [("admin_email", "Email", "mail"), ("staff", "Staff", "badge"), ("audit", "Audit log", "policy")],
 }
 

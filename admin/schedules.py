@@ -227,6 +227,24 @@ class Schedules:
             session.add(AuditEntry(actor=by or owner, action="schedule.add",
                                    detail=f"{name}: {metric} {range_name} at '{cron}' {tz}", address=address))
 
+    def update(self, name: str, by: str, address: str = "", **changes: Any) -> None:
+        """Change a schedule's settings (any of add's but its name and owner); its runs and
+        its place in time stay."""
+        current = self.get(name)
+        merged = current | changes
+        check_cron(merged["cron"]), zone(merged["timezone"]), check_range(merged["range"])
+        if merged["format"] not in FORMATS or merged["catch_up"] not in CATCH_UP or merged["interval"] not in INTERVALS:
+            raise ScheduleError("The format, catch-up or interval is not one Pulse knows.")
+        destinations = check_destinations(merged["destinations"])
+        with self.db.session() as session:
+            row = self._get(session, name)
+            row.metric, row.interval, row.options = merged["metric"], merged["interval"], json.dumps(merged["options"],
+                                                                                                       sort_keys=True)
+            row.range, row.cron, row.timezone = merged["range"], check_cron(merged["cron"]), merged["timezone"]
+            row.format, row.catch_up, row.destinations = merged["format"], merged["catch_up"], json.dumps(destinations)
+            changed = ", ".join(sorted(k for k in changes if changes[k] != current.get(k))) or "nothing"
+            session.add(AuditEntry(actor=by, action="schedule.edit", detail=f"{name}: {changed}", address=address))
+
     def _get(self, session, name: str) -> Schedule:
         row = session.scalar(select(Schedule).where(Schedule.name == name))
         if row is None:
@@ -274,6 +292,13 @@ class Schedules:
                    "next_run_utc", "last_run_utc", "last_outcome")
         return pl.DataFrame(rows, schema=[(c, pl.String) for c in columns], orient="row")
 
+    def delivered_file(self, run_id: int) -> Path | None:
+        """The file a run wrote to a folder, when it is still there."""
+        with self.db.session() as session:
+            run = session.get(ScheduleRun, run_id)
+            paths = [Path(line) for line in (run.delivered if run else "").splitlines() if line.startswith("/")]
+        return next((p for p in paths if p.is_file()), None)
+
     def runs(self, name: str | None = None, limit: int = 200) -> pl.DataFrame:
         """The run log, newest first."""
         query = (select(ScheduleRun, Schedule.name).join(Schedule, Schedule.id == ScheduleRun.schedule_id)
@@ -281,10 +306,10 @@ class Schedules:
         if name:
             query = query.where(Schedule.name == name)
         with self.db.session() as session:
-            rows = [(n, utc_text(r.occurrence), r.range_start.isoformat(), r.range_end.isoformat(), utc_text(r.started_at),
+            rows = [(r.id, n, utc_text(r.occurrence), r.range_start.isoformat(), r.range_end.isoformat(), utc_text(r.started_at),
                      utc_text(r.finished_at), r.rows, r.bytes, r.delivered, r.status, r.attempts, r.error)
                     for r, n in session.execute(query)]
-        schema = [("schedule", pl.String), ("occurrence_utc", pl.String), ("range_start", pl.String),
+        schema = [("run", pl.Int64), ("schedule", pl.String), ("occurrence_utc", pl.String), ("range_start", pl.String),
                   ("range_end", pl.String), ("started_utc", pl.String), ("finished_utc", pl.String), ("rows", pl.Int64),
                   ("bytes", pl.Int64), ("destinations", pl.String), ("outcome", pl.String), ("attempts", pl.Int64),
                   ("error", pl.String)]

@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
@@ -206,12 +207,18 @@ def _check_writable(path: Path) -> None:
         raise Failure(f"Cannot write {path}: the folder {path.parent} is not writable.")
 
 
-def _write(path: Path, text: str) -> None:
-    """Write the whole file or nothing: a reader never finds it half-written."""
+def _write(path: Path, content: str | Callable[[Path], Any]) -> Any:
+    """Write the whole file or nothing: a reader never finds it half-written. `content` is
+    the text, or a function that writes the file it is given (what it returns is returned)."""
     partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
-        partial.write_text(text, encoding="utf-8")
+        if isinstance(content, str):
+            partial.write_text(content, encoding="utf-8")
+            result = None
+        else:
+            result = content(partial)
         os.replace(partial, path)
+        return result
     finally:
         partial.unlink(missing_ok=True)
 
@@ -364,7 +371,7 @@ def export(name: str, start: str | None, end: str | None, interval: str, options
            actor: str) -> None:
     """Write metric NAME as CSV (recorded in the audit log)."""
     from metrics import registry
-    from pulse.export import to_csv
+    from metrics.files import write_export
     from pulse.query import make_query, parse_date, parse_options
 
     if out_path != "-":
@@ -377,14 +384,24 @@ def export(name: str, start: str | None, end: str | None, interval: str, options
         store = _store()
         store.require()
         record = _audit_trail(actor)
-        text = to_csv(metric.func(store, q))
-        record("export", f"{name} {q.start}..{q.end} by {q.interval}{_options_words(options)}: "
-                         f"{text.count(chr(10)) - 1:,} rows to {'stdout' if out_path == '-' else out_path}")
+
+        def written(path: Path) -> int:
+            """Write the CSV to `path`, then record it: no file is published without its record."""
+            rows, _ = write_export(store, metric, q, path, "csv")
+            record("export", f"{name} {q.start}..{q.end} by {q.interval}{_options_words(options)}: "
+                             f"{rows:,} rows to {'stdout' if out_path == '-' else out_path}")
+            return rows
+
         if out_path == "-":
-            sys.stdout.write(text)
+            # Through a file rather than memory: a list of every event can be gigabytes.
+            with tempfile.TemporaryDirectory(prefix="pulse-export-") as folder:
+                staged = Path(folder) / "export.csv"
+                written(staged)
+                with open(staged, encoding="utf-8", newline="") as fh:
+                    shutil.copyfileobj(fh, sys.stdout)
         else:
-            _write(Path(out_path), text)
-            err.print(f"Wrote {text.count(chr(10)) - 1:,} rows to {out_path}.")
+            rows = _write(Path(out_path), written)
+            err.print(f"Wrote {rows:,} rows to {out_path}.")
 
 
 @main.command()

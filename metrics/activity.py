@@ -9,11 +9,12 @@ from datetime import date, timedelta
 import polars as pl
 
 from metrics.base import active_days, event_scope, user_scope, weekday_hours_sql
-from metrics.registry import EVENT_TYPE, Option, metric
+from metrics.registry import EVENT_TYPE, LIMIT, OFFSET, Option, metric
 from metrics.sessions import SESSION_TIMEOUT, session_rows
 from pulse.measures import local_day, mean_seconds, rate
 from pulse.periods import fill_periods, period_end, period_start, previous_period, shift_sql, trunc_sql
 from pulse.query import Query
+from pulse.schema import EVENT_TYPES
 
 # The rolling windows of dau_wau_mau, in days.
 ROLLING = {"dau": 1, "wau": 7, "mau": 30}
@@ -261,3 +262,41 @@ def activity_kpis(store, q: Query) -> pl.DataFrame:
         },
         schema={"kpi": pl.String, "value": pl.Float64, "previous": pl.Float64, "change": pl.Float64},
     )
+
+
+EVENT_COLUMNS = ("event_id", "user_id", "ts", "event_type", "event_name", "page_path", "device_type", "browser", "os",
+                 "country_code", "referrer")
+
+
+def events_rows(store, q: Query) -> tuple[str, dict]:
+    """The statement of events_list (its rows, in order), which an export streams."""
+    scope, params = event_scope(q, "e")
+    sql = f"""
+        SELECT e.event_id, e.user_id, e.ts, e.event_type::VARCHAR AS event_type, e.event_name, e.page_path,
+               e.device_type::VARCHAR AS device_type, e.browser, e.os, e.country_code, e.referrer
+        FROM events e
+        WHERE e.day BETWEEN $start AND $end AND {scope}
+        ORDER BY e.ts DESC, e.event_id DESC
+        {f"LIMIT {int(q.opt('limit'))}" if q.opt("limit") else ""} OFFSET {int(q.opt("offset"))}
+        """
+    return sql, {**params, "start": q.range_start, "end": q.range_end}
+
+
+@metric(
+    "events_list",
+    list(EVENT_COLUMNS),
+    options=(
+        Option("event_type", "choice", None, "only events of this type", EVENT_TYPES,
+               invalid=EVENT_TYPE.invalid),
+        LIMIT,
+        OFFSET,
+    ),
+    area="activity",
+    rows=events_rows,
+)
+def events_list(store, q: Query) -> pl.DataFrame:
+    """Events in the range, newest first, filtered and paged (the events explorer).
+
+    ts is UTC, as stored; events at the same instant are ordered by event_id, highest first.
+    """
+    return store.fetch(*events_rows(store, q))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from metrics import registry
+from metrics.files import write_export
 from pulse.query import make_query
 
 # The app's page (its file name in pages/) of each area; the overview is the first page.
@@ -25,8 +26,6 @@ def check(metric_name: str, interval: str, options: dict[str, str]) -> None:
 def export(store, job: Any, path: Path) -> int:
     """Write one run's file (`job`: admin.schedules.Job) exactly as `pulse export` would for
     the resolved range, within the owner's data scope; the number of rows."""
-    from metrics.files import write_export
-
     metric = registry.get(job.metric)
     q = make_query(job.start, job.end, job.interval, dict(job.options)).scoped(job.countries, job.plans)
     rows, _ = write_export(store, metric, q, path, job.format)

@@ -3,6 +3,10 @@
 A metric declares its output columns and its options. Calling it (directly or by name)
 types the query's raw option strings against that declaration, fills in defaults and
 rejects unknown options, so a metric body only ever sees valid typed values.
+
+A metric whose table can be too big to hold (a list of every event) also declares its
+`rows`: the one SQL statement, with its parameters, whose result is the table, so an export
+can stream it from the store in batches (metrics.files) instead of building the frame.
 """
 
 from __future__ import annotations
@@ -135,6 +139,9 @@ class Option:
 
 EVENT_TYPE = Option("event_type", "choice", None, "count only events of this type as activity", EVENT_TYPES,
                     invalid="Unknown event_type {value!r}; use one of: {choices}.")
+# Paging of the explorers' lists; an export takes every row (limit 0).
+LIMIT = Option("limit", "int", 0, "rows per page (0: all)", minimum=0, maximum=1_000_000)
+OFFSET = Option("offset", "int", 0, "rows to skip (paging)", minimum=0, maximum=1_000_000_000)
 
 
 # A metric's area is the page that draws it, in the order of the app's navigation.
@@ -150,6 +157,8 @@ class Metric:
     area: str
     summary: str
     internal: bool = False  # feeds a page's controls (choices, search) rather than showing a figure
+    # (store, q) -> (sql, params) whose result is exactly func's frame, for metrics that stream.
+    rows: Callable[..., tuple[str, dict[str, Any]]] | None = None
 
     def option(self, name: str) -> Option:
         """The declared option `name` (its default, choices and help, for a page's controls)."""
@@ -181,8 +190,13 @@ REGISTRY: dict[str, Metric] = {}
 
 
 def metric(name: str, columns: list[str] | tuple[str, ...], options: tuple[Option, ...] = (), area: str = "",
-           internal: bool = False) -> Callable:
-    """Register `func(store, q) -> DataFrame` under `name`; the wrapper types q's options."""
+           internal: bool = False, rows: Callable[..., tuple[str, dict[str, Any]]] | None = None) -> Callable:
+    """Register `func(store, q) -> DataFrame` under `name`; the wrapper types q's options.
+
+    `rows(store, q) -> (sql, params)`, for a metric whose table can be huge, is the statement
+    func's frame is the result of (func is then `store.fetch(*rows(store, q))`); it is
+    registered with the same typing of q.
+    """
     if area not in AREAS:
         raise ValueError(f"metric {name!r} has area {area!r}, not one of {AREAS}")
 
@@ -196,7 +210,11 @@ def metric(name: str, columns: list[str] | tuple[str, ...], options: tuple[Optio
                 raise AssertionError(f"{name} returned columns {out.columns}, declared {list(entry.columns)}")
             return out
 
-        entry = Metric(name, wrapper, tuple(columns), tuple(options), area, summary, internal)
+        def typed_rows(store: Any, q: Query) -> tuple[str, dict[str, Any]]:
+            return rows(store, entry.typed(q, store))
+
+        entry = Metric(name, wrapper, tuple(columns), tuple(options), area, summary, internal,
+                       typed_rows if rows else None)
         if name in REGISTRY:
             raise ValueError(f"metric {name!r} registered twice")
         REGISTRY[name] = entry

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from metrics.base import MONEY_DTYPE, user_scope
+from metrics.base import user_scope
 from metrics.money import monthly, revenue_totals_sql, transactions_scope
-from metrics.registry import Option, metric
+from metrics.registry import LIMIT, OFFSET, Option, metric
 from pulse.measures import (
     FAILED_AMOUNT,
     FAILED_COUNT,
@@ -315,28 +315,8 @@ TRANSACTION_COLUMNS = ("transaction_id", "ts", "user_id", "kind", "status", "amo
 TRANSACTION_SORTS = ("ts", "amount", "user_id", "kind", "status", "category", "provider", "transaction_id")
 
 
-@metric(
-    "transactions_list",
-    list(TRANSACTION_COLUMNS),
-    options=(
-        Option("status", "choice", None, "only rows with this status", TRANSACTION_STATUSES),
-        Option("kind", "choice", None, "only rows of this kind", TRANSACTION_KINDS),
-        Option("category", "str", None, "only rows of this category"),
-        Option("provider", "str", None, "only rows from this provider"),
-        Option("min_amount", "amount", None, "only rows of at least this amount"),
-        Option("max_amount", "amount", None, "only rows of at most this amount"),
-        Option("sort", "choice", "ts", "order the rows by this column", TRANSACTION_SORTS),
-        Option("descending", "bool", True, "sort from the highest (newest) value down"),
-        Option("limit", "int", 0, "rows per page (0: all)", minimum=0, maximum=1_000_000),
-        Option("offset", "int", 0, "rows to skip (paging)", minimum=0, maximum=1_000_000_000),
-    ),
-    area="purchases",
-)
-def transactions_list(store, q: Query) -> pl.DataFrame:
-    """Transactions in the range, in every currency and status, filtered, sorted and paged (the purchase explorer).
-
-    ts is UTC, as stored; ties in the sort order are broken by transaction_id.
-    """
+def transactions_rows(store, q: Query) -> tuple[str, dict]:
+    """The statement of transactions_list (its rows, in order), which an export streams."""
     users, params = user_scope(q, "t.user_id", devices=True)
     conditions = ["t.day BETWEEN $start AND $end", users]
     values = {"status": q.opt("status"), "kind": q.opt("kind"), "category": q.opt("category"), "provider": q.opt("provider"),
@@ -349,8 +329,7 @@ def transactions_list(store, q: Query) -> pl.DataFrame:
     if values["max_amount"] is not None:
         conditions.append("t.amount <= $max_amount")
     direction = "DESC" if q.opt("descending") else "ASC"
-    out = store.fetch(
-        f"""
+    sql = f"""
         SELECT t.transaction_id, t.ts, t.user_id, t.kind::VARCHAR AS kind, t.status::VARCHAR AS status,
                {money('t.amount')} AS amount, t.currency, t.category, t.provider, t.product_name,
                t.payment_method, t.plan
@@ -358,7 +337,31 @@ def transactions_list(store, q: Query) -> pl.DataFrame:
         WHERE {' AND '.join(conditions)}
         ORDER BY {q.opt('sort')} {direction} NULLS LAST, transaction_id {direction}
         {f"LIMIT {int(q.opt('limit'))}" if q.opt("limit") else ""} OFFSET {int(q.opt("offset"))}
-        """,
-        {**params, **{k: v for k, v in values.items() if v is not None}, "start": q.range_start, "end": q.range_end},
-    )
-    return out.cast({"ts": pl.Datetime("us"), "amount": MONEY_DTYPE})
+        """
+    return sql, {**params, **{k: v for k, v in values.items() if v is not None}, "start": q.range_start, "end": q.range_end}
+
+
+@metric(
+    "transactions_list",
+    list(TRANSACTION_COLUMNS),
+    options=(
+        Option("status", "choice", None, "only rows with this status", TRANSACTION_STATUSES),
+        Option("kind", "choice", None, "only rows of this kind", TRANSACTION_KINDS),
+        Option("category", "str", None, "only rows of this category"),
+        Option("provider", "str", None, "only rows from this provider"),
+        Option("min_amount", "amount", None, "only rows of at least this amount"),
+        Option("max_amount", "amount", None, "only rows of at most this amount"),
+        Option("sort", "choice", "ts", "order the rows by this column", TRANSACTION_SORTS),
+        Option("descending", "bool", True, "sort from the highest (newest) value down"),
+        LIMIT,
+        OFFSET,
+    ),
+    area="purchases",
+    rows=transactions_rows,
+)
+def transactions_list(store, q: Query) -> pl.DataFrame:
+    """Transactions in the range, in every currency and status, filtered, sorted and paged (the purchase explorer).
+
+    ts is UTC, as stored; ties in the sort order are broken by transaction_id.
+    """
+    return store.fetch(*transactions_rows(store, q))

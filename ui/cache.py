@@ -68,6 +68,7 @@ def _frames() -> FrameCache:
 def metric(name: str, q: Query, **options: object) -> pl.DataFrame:
     """The metric's frame for this query, with extra metric options (raw or typed)."""
     query = q.with_options(**{k: v for k, v in options.items() if v is not None}) if options else q
+    st.session_state.setdefault("metric_queries", {})[name] = query  # for a table's "Schedule this"
     key = (name, query, store().version())
     frame = _frames().get(key)
     if frame is None:

@@ -28,7 +28,7 @@ from pulse.query import Query, QueryError
 from pulse.store import StoreError
 from admin.email import EmailError
 from admin.staff import StaffError
-from ui import auth, cache, docs, url
+from ui import auth, cache, docs, exports, url
 from ui import format as fmt
 
 CARD_WIDTH = 220  # cards wrap onto more rows on a narrow screen rather than cut their labels
@@ -296,8 +296,11 @@ def _file_name(name: str, q: Query | None) -> str:
 
 def download(frame: pl.DataFrame, name: str, q: Query | None = None, key: str | None = None,
              file_name: str | None = None) -> None:
-    """The frame's CSV, named after the metric and range unless `file_name` says what it lists."""
-    _download_button("Download CSV", to_csv(frame), file_name or _file_name(name, q), key or f"dl-{name}")
+    """The frame's CSV, named after the metric and range unless `file_name` says what it lists;
+    beside it, "Schedule this" for a metric's table."""
+    with st.container(horizontal=True):
+        _download_button("Download CSV", to_csv(frame), file_name or _file_name(name, q), key or f"dl-{name}")
+        exports.schedule_this(name, q, key or f"dl-{name}")
 
 
 def download_every_row(metric: str, q: Query, name: str, label: str, key: str) -> None:
