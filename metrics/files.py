@@ -10,7 +10,6 @@ and is built whole by its function.
 from __future__ import annotations
 
 import gzip
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +21,7 @@ import pyarrow.parquet as pq
 from metrics.registry import Metric
 from pulse import export
 from pulse.query import Query
-from pulse.store import Store, _bind
+from pulse.store import Store
 
 FORMATS = ("csv", "csv.gz", "parquet")
 # Rows per batch read from the store: a few tens of MB of a wide list at a time.
@@ -72,13 +71,7 @@ def _frames(store: Store, metric: Metric, q: Query, batch_rows: int) -> Iterator
         yield metric.func(store, q)
         return
     sql, params = metric.rows(store, q)
-    # A private reader of the same file, so its memory limit and spill folder are its own
-    # and not those of whoever else reads through `store`.
-    reader = Store(store.path, store.timezone, store.currency, store.session_timeout, store.api_limits,
-                   store.query_seconds, min(STREAM_MEMORY_MB, store.query_memory_mb or STREAM_MEMORY_MB))
-    with tempfile.TemporaryDirectory(prefix="pulse-export-") as spill, reader.read() as con:
-        con.execute("SET temp_directory = '{}'".format(spill.replace("'", "''")))
-        batches = con.sql(sql, params=_bind(sql, params)).to_arrow_reader(batch_rows)
+    with store.batches(sql, params, batch_rows, STREAM_MEMORY_MB) as batches:
         empty = True
         for batch in batches:
             empty = False

@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import json
 import os
+import tempfile
 import re
 import shutil
 import threading
@@ -295,6 +296,18 @@ class Store:
     def fetch(self, sql: str, params: list | dict | None = None) -> pl.DataFrame:
         with self.read() as con:
             return con.sql(sql, params=_bind(sql, params)).pl()
+
+    @contextmanager
+    def batches(self, sql: str, params: list | dict | None, batch_rows: int,
+                memory_mb: int) -> Iterator[Any]:
+        """A statement's result as an Arrow record batch reader, for results too big to hold:
+        read on a connection of its own with `memory_mb` of memory, its sorts spilling to a
+        temporary folder removed afterwards."""
+        reader = Store(self.path, self.timezone, self.currency, self.session_timeout, self.api_limits,
+                       self.query_seconds, min(memory_mb, self.query_memory_mb or memory_mb))
+        with tempfile.TemporaryDirectory(prefix="pulse-spill-") as spill, reader.read() as con:
+            con.execute("SET temp_directory = '{}'".format(spill.replace("'", "''")))
+            yield con.sql(sql, params=_bind(sql, params)).to_arrow_reader(batch_rows)
 
     def scalar(self, sql: str, params: list | dict | None = None) -> Any:
         with self.read() as con:
