@@ -12,10 +12,13 @@ MAIL_PORT ?= 8025
 # what the Email page sends lands in data/demo-mail.log.
 demo: setup
 	$(BIN)/pulse demo --if-empty
-	@$(BIN)/python -m aiosmtpd -n -l 127.0.0.1:$(MAIL_PORT) >> data/demo-mail.log 2>&1 & MAIL=$$!; \
-	  trap 'kill $$MAIL 2>/dev/null' EXIT INT TERM; \
+	@export PULSE_SMTP_HOST=127.0.0.1 PULSE_SMTP_PORT=$(MAIL_PORT) PULSE_SMTP_SECURITY=none; \
+	  $(BIN)/python -m aiosmtpd -n -l 127.0.0.1:$(MAIL_PORT) >> data/demo-mail.log 2>&1 & MAIL=$$!; \
+	  $(BIN)/pulse scheduler >> data/scheduler.log 2>&1 & SCHEDULER=$$!; \
+	  trap 'kill $$MAIL $$SCHEDULER 2>/dev/null' EXIT INT TERM; \
 	  echo "Email sent from the demo is caught, not delivered: see data/demo-mail.log."; \
-	  PULSE_SMTP_HOST=127.0.0.1 PULSE_SMTP_PORT=$(MAIL_PORT) PULSE_SMTP_SECURITY=none $(BIN)/pulse run --port $(PORT)
+	  echo "Scheduled exports run beside the app (pulse scheduler; its log is data/scheduler.log)."; \
+	  $(BIN)/pulse run --port $(PORT)
 
 setup: $(VENV)/.installed
 

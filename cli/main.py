@@ -279,6 +279,21 @@ def demo(users: int, days: int, seed: int, if_empty: bool) -> None:
     with admin_errors():
         _demo_template(accounts.db)
         _demo_admin(accounts)
+        _demo_schedule(accounts.db, store)
+
+
+def _demo_schedule(db, store) -> None:
+    """A first scheduled export (yesterday's KPIs into data/exports each morning), so the
+    demo's Exports page shows one at work."""
+    from admin.schedules import Schedules
+
+    schedules = Schedules(db)
+    if schedules.names() or not any(s.email == DEMO_ADMIN for s, _, _ in _staff_accounts().accounts()):
+        return
+    folder = Path(store.path).parent / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    schedules.add("Daily KPIs", DEMO_ADMIN, "kpis", "day", {}, "yesterday", "0 7 * * *", store.timezone, "csv",
+                  [{"folder": str(folder)}], by="pulse demo", address=CLI)
 
 
 def _demo_template(db) -> None:
