@@ -55,7 +55,6 @@ RETRIES = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15))  #
 MISSED_AFTER = timedelta(hours=1)
 LEASE = timedelta(hours=2)  # a run claimed longer ago than this, by a worker elsewhere, is taken back
 DEFAULT_PATTERN = "{name}/{date}.{ext}"
-GZIP_ABOVE = 5 * 1024 * 1024  # an emailed CSV larger than this is attached gzipped
 _LAST_N = re.compile(r"^last_(\d{1,4})_days$")
 
 
@@ -500,7 +499,7 @@ class Runner:
                         f"See it in Pulse: {link}\n")
         data, file_name = staged.read_bytes(), _file_name("{name}_{start}_{end}.{ext}", job.schedule, run_day, job.start,
                                                            job.end, job.format)
-        if job.format == "csv" and len(data) > GZIP_ABOVE:
+        if job.format == "csv" and len(data) > self.settings.export_gzip_mb * 1024 * 1024:
             data, file_name = gzip.compress(data, mtime=0), file_name + ".gz"
         kind = {"csv": ("text", "csv"), "csv.gz": ("application", "gzip"), "parquet": ("application", "vnd.apache.parquet")}
         main, sub = kind["csv.gz" if file_name.endswith(".gz") else job.format]
