@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from pulse.settings import SettingsError
-from ui import auth, cache, url
+from ui import auth, cache, url, views
 from ui import format as fmt
 from ui.filters import filter_bar
 from ui.freshness import freshness, no_data
@@ -24,26 +24,26 @@ except SettingsError as exc:
     st.error(f"Pulse cannot start: {fmt.text(exc)}", icon=":material/error:")
     st.stop()
 
-# (file in pages/, title, icon) by section; a page's name in the permission table is its file's.
+# (file in pages/, icon) by section; a page's name in the permission table is its file's,
+# its title fmt.PAGE_TITLES's.
 PAGES = {
-    "Product": [("overview", "Overview", "dashboard"), ("activity", "Activity", "query_stats"),
-                ("retention", "Retention", "event_repeat")],
-    "Money": [("purchases", "Purchases", "shopping_cart"), ("revenue", "Revenue", "payments")],
-    "People": [("user", "User lookup", "person_search")],
-    "Store": [("data", "Data", "database"), ("exports", "Exports", "schedule_send"),
-              ("definitions", "Definitions", "menu_book")],
-    "Admin": [("admin_email", "Email", "mail"), ("staff", "Staff", "badge"), ("audit", "Audit log", "policy")],
+    "Product": [("overview", "dashboard"), ("activity", "query_stats"), ("retention", "event_repeat")],
+    "Money": [("purchases", "shopping_cart"), ("revenue", "payments")],
+    "People": [("user", "person_search")],
+    "Saved": [("views", "bookmarks")],
+    "Store": [("data", "database"), ("exports", "schedule_send"), ("definitions", "menu_book")],
+    "Admin": [("admin_email", "mail"), ("staff", "badge"), ("audit", "policy")],
 }
 
 auth.sign_in()
 asked = urlsplit(st.context.url or "").path.rstrip("/").rsplit("/", 1)[-1]
-for name, title, _ in (page for pages in PAGES.values() for page in pages):
+for name, _ in (page for pages in PAGES.values() for page in pages):
     if name == asked:
-        auth.refuse_page(name, title)
-first = next(name for pages in PAGES.values() for name, _, _ in pages if auth.may_see(name))
+        auth.refuse_page(name, fmt.PAGE_TITLES[name])
+first = next(name for pages in PAGES.values() for name, _ in pages if auth.may_see(name))
 navigation = {
-    section: [st.Page(f"pages/{name}.py", title=title, icon=f":material/{icon}:", default=name == first)
-              for name, title, icon in pages if auth.may_see(name)]
+    section: [st.Page(f"pages/{name}.py", title=fmt.PAGE_TITLES[name], icon=f":material/{icon}:", default=name == first)
+              for name, icon in pages if auth.may_see(name)]
     for section, pages in PAGES.items()
 }
 router = st.navigation({section: pages for section, pages in navigation.items() if pages})
@@ -51,8 +51,10 @@ st.logo("assets/logo.svg", size="large")
 if not cache.store().exists():
     no_data()
     st.stop()
+views.open_requested()
 url.restore(router.url_path)
 filter_bar()
 freshness()
+views.save_control(router.url_path)
 auth.signed_in_bar()
 router.run()

@@ -199,3 +199,19 @@ class ScheduleRun(Base):
     bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     delivered: Mapped[str] = mapped_column(Text, default="")  # where the file went, one per line
     error: Mapped[str] = mapped_column(Text, default="")
+
+
+class SavedView(Base):
+    """A page with its filters and choices (or an Explore question), saved by name."""
+
+    __tablename__ = "saved_views"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    owner: Mapped[str] = mapped_column(String(320), index=True)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)  # with every member of staff, else the owner's alone
+    page: Mapped[str] = mapped_column(String(100))  # the page's file name in pages/ ("" is the Overview)
+    state: Mapped[str] = mapped_column(Text, default="{}")  # the page's URL parameters, as JSON
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    last_opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 ROLES = ("admin", "analyst", "billing", "viewer")
 
 # Pages by the name of their file in pages/ (some arrive with later issues).
-PAGES = ("overview", "activity", "retention", "purchases", "revenue", "user", "data", "explore", "exports",
-         "admin_email", "staff", "audit")
+PAGES = ("overview", "activity", "retention", "purchases", "revenue", "user", "data", "explore", "views", "exports",
+         "sql", "admin_email", "staff", "audit")
 ACTIONS = (
     "download_csv",     # a table's CSV download on a page
     "see_personal",     # emails and names unmasked
@@ -23,16 +23,16 @@ ACTIONS = (
     "erase_user",
 )
 
-_ANALYTICS = ("overview", "activity", "retention", "purchases", "revenue")
+_ANALYTICS = ("overview", "activity", "retention", "purchases", "revenue", "views")
 
 PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
     "admin": {"pages": frozenset(PAGES), "actions": frozenset(ACTIONS)},
     "analyst": {
-        "pages": frozenset((*_ANALYTICS, "user", "data", "explore", "exports")),
+        "pages": frozenset((*_ANALYTICS, "user", "data", "explore", "exports", "sql")),
         "actions": frozenset(("download_csv", "see_personal", "see_user_money", "see_user_activity", "schedule_exports")),
     },
     "billing": {
-        "pages": frozenset(("overview", "purchases", "revenue", "user")),
+        "pages": frozenset(("overview", "purchases", "revenue", "user", "views")),
         "actions": frozenset(("download_csv", "see_personal", "see_user_money")),
     },
     # Sees the analytics pages with emails and names masked; takes nothing out.

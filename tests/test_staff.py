@@ -180,9 +180,10 @@ def test_the_migration_goes_down_cleanly(tmp_path):
 
 EXPECTED_PAGES = {
     "admin": set(roles.PAGES),
-    "analyst": {"overview", "activity", "retention", "purchases", "revenue", "user", "data", "explore", "exports"},
-    "billing": {"overview", "purchases", "revenue", "user"},
-    "viewer": {"overview", "activity", "retention", "purchases", "revenue"},
+    "analyst": {"overview", "activity", "retention", "purchases", "revenue", "user", "data", "explore", "views",
+                "exports", "sql"},
+    "billing": {"overview", "purchases", "revenue", "user", "views"},
+    "viewer": {"overview", "activity", "retention", "purchases", "revenue", "views"},
 }
 EXPECTED_ACTIONS = {
     "admin": set(roles.ACTIONS),

@@ -83,6 +83,12 @@ WHY_EMPTY.update({f"day_{n}": "not observable yet: the day has not come, or the 
 
 # Codes the data uses, in words (values of these columns, and of `value` when a breakdown's
 # dimension is one of them). Names the data brings (plans, features, pages) stay as they are.
+# Each page's title, by its file's name in pages/ (the navigation's, and a saved view's page).
+PAGE_TITLES = {"overview": "Overview", "activity": "Activity", "retention": "Retention", "purchases": "Purchases",
+               "revenue": "Revenue", "user": "User lookup", "views": "Views", "explore": "Explore", "data": "Data",
+               "exports": "Exports", "sql": "SQL", "definitions": "Definitions", "admin_email": "Email",
+               "staff": "Staff", "audit": "Audit log"}
+
 CODES = {
     "device_type": {"desktop": "Desktop", "mobile": "Mobile", "tablet": "Tablet", "other": "Other"},
     "kind": {"purchase": "Purchase", "subscription": "Subscription", "refund": "Refund"},
@@ -91,6 +97,7 @@ CODES = {
                "queued": "Queued", "sending": "Sending", "sent": "Sent", "skipped": "Skipped",
                "done": "Done", "retrying": "Retrying", "running": "Running"},
     "state": {"active": "Active", "paused": "Paused"},
+    "page": PAGE_TITLES,
     "range": {"yesterday": "Yesterday", "last_7_days": "Last 7 days", "last_30_days": "Last 30 days",
               "last_full_week": "Last full week", "last_full_month": "Last full month",
               "month_to_date": "Month to date", "year_to_date": "Year to date"},

@@ -1,0 +1,59 @@
+"""Saved views in Chromium: save a page with its filters from the sidebar, then, as another
+member of staff in a new browser context, open it from the Views page."""
+
+from __future__ import annotations
+
+import pytest
+from test_pages import settle
+from test_sign_in import PASSWORD, browser, start  # noqa: F401  (the browser fixture)
+
+from admin.db import AdminDB
+from admin.staff import StaffAccounts
+from loaders.load import load_demo
+from pulse.store import Store
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("views")
+    load_demo(Store(folder / "pulse.duckdb"), users=300, days=60, seed=4)
+    db = AdminDB(f"sqlite:///{folder / 'admin.db'}")
+    StaffAccounts(db).add("ana@example.com", "analyst", PASSWORD, by="test")
+    StaffAccounts(db).add("vic@example.com", "viewer", PASSWORD, by="test")
+    db.engine.dispose()
+    proc, port = start(folder, "accounts")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def signed_in(browser, url, email, path):  # noqa: F811
+    page = browser.new_context(viewport={"width": 1440, "height": 1400}).new_page()
+    page.goto(f"{url}/{path}")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    settle(page)
+    return page
+
+
+def test_a_shared_view_saved_by_one_opens_for_another(browser, server):  # noqa: F811
+    page = signed_in(browser, server, "ana@example.com", "activity?range=90d&country=DE")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Save this view").click()
+    sidebar.get_by_label("Name", exact=True).fill("DE, last 90 days")
+    sidebar.get_by_text("Share with all staff").click()
+    sidebar.get_by_role("button", name="Save").click()
+    settle(page)
+    assert "Saved as view 1" in sidebar.inner_text()
+    page.context.close()
+
+    other = signed_in(browser, server, "vic@example.com", "views")
+    assert "DE, last 90 days" in other.locator('[data-testid="stMain"]').inner_text()
+    other.get_by_text("Open DE, last 90 days").click()
+    settle(other)
+    assert other.locator('[data-testid="stMain"] h1').first.inner_text() == "Activity"
+    assert "range=90d" in other.url and "country=DE" in other.url
+    other.context.close()
