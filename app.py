@@ -31,7 +31,7 @@ PAGES = {
     "Money": [("purchases", "shopping_cart"), ("revenue", "payments")],
     "People": [("user", "person_search")],
     "Saved": [("views", "bookmarks")],
-    "Store": [("data", "database"), ("exports", "schedule_send"), ("definitions", "menu_book")],
+    "Store": [("data", "database"), ("sql", "terminal"), ("exports", "schedule_send"), ("definitions", "menu_book")],
     "Admin": [("admin_email", "mail"), ("staff", "badge"), ("audit", "policy")],
 }
 

@@ -30,6 +30,8 @@ from pulse.settings import Settings
 from pulse.store import Store, StoreError
 
 DEFAULT_LIMIT = 10_000
+# Tables of the store that only Pulse reads (names as tokens of a query are refused).
+PRIVATE_TABLES = {"meta", "erased_users"}
 # Rows per Arrow batch when a whole result is streamed to a file.
 BATCH_ROWS = 100_000
 QUERIES = "SELECT, WITH, VALUES, FROM, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN"
@@ -189,6 +191,11 @@ def check(sql: str) -> str:
         inner = duckdb.extract_statements(_explained(inner.query))[0]
     if inner.type != _T.SELECT:
         raise SandboxError(_refusal(inner.type, _first_word(inner.query)))
+    private = sorted({token.strip('"').lower() for _, token in _tokens(inner.query)} & PRIVATE_TABLES)
+    if private:
+        # The erasure salt and the erased ids' hashes would let anyone confirm who was erased.
+        raise SandboxError(f"The {' and '.join(private)} table{'s are' if len(private) > 1 else ' is'} Pulse's own "
+                           "bookkeeping and not open to SQL.")
     return statement.query
 
 

@@ -13,8 +13,8 @@ from admin.db import AdminDatabaseError, AdminDB, current_revision, downgrade, h
 
 def check_round_trip(url: str) -> None:
     db = AdminDB(url)
-    assert current_revision(db.engine) == head_revision() == "0005"
-    assert {"audit_log", "staff_accounts", "email_templates", "segments", "suppressions", "campaigns", "outbox", "schedules", "schedule_runs", "saved_views"} <= set(
+    assert current_revision(db.engine) == head_revision() == "0006"
+    assert {"audit_log", "staff_accounts", "email_templates", "segments", "suppressions", "campaigns", "outbox", "schedules", "schedule_runs", "saved_views", "saved_queries", "query_runs"} <= set(
         inspect(db.engine).get_table_names())
     db.audit("ada@example.com", "user.forget", "u42")
     db.audit("bob@example.com", "export.run", "kpis")

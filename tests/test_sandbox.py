@@ -344,3 +344,15 @@ def test_pulse_sql_stops_a_query_past_the_time_setting(env, store):
     assert time.monotonic() - started < 3
     assert (result.exit_code, result.stderr) == (1, f"pulse: {SLOW_SENTENCE}\n")
     assert sha256(store.path) == before
+
+
+@pytest.mark.parametrize("sql", ["SELECT * FROM meta", "SELECT id_hash FROM erased_users",
+                                 'SELECT * FROM "META"', "SELECT count(*) FROM store.main.erased_users"])
+def test_pulses_own_bookkeeping_is_not_open_to_sql(sql, tmp_path):
+    from conftest import build_store
+
+    from pulse.sandbox import SandboxError, run_sql
+
+    store = build_store(tmp_path / "pulse.duckdb", users=[{"user_id": "u1", "signup_at": "2026-01-01 09:00"}])
+    with pytest.raises(SandboxError, match=r"^The (meta|erased_users) table is Pulse's own bookkeeping and not open to SQL\.$"):
+        run_sql(store, sql)

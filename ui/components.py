@@ -28,6 +28,7 @@ from pulse.query import Query, QueryError
 from pulse.store import StoreError
 from admin.email import EmailError
 from admin.staff import StaffError
+from admin.queries import QueryError as SavedQueryError
 from admin.views import ViewError
 from ui import auth, cache, docs, exports, url
 from ui import format as fmt
@@ -477,7 +478,7 @@ def attempt(message: str, action: Callable, *args: Any, **kwargs: Any) -> None:
     log): on success the page reruns and says `message`; otherwise it says why, here."""
     try:
         action(*args, **kwargs, **auth.acting())
-    except (StaffError, EmailError, ViewError) as exc:
+    except (StaffError, EmailError, ViewError, SavedQueryError) as exc:
         refused(exc)
     else:
         done(message)
