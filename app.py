@@ -30,7 +30,7 @@ PAGES = {
     "Product": [("overview", "dashboard"), ("activity", "query_stats"), ("retention", "event_repeat")],
     "Money": [("purchases", "shopping_cart"), ("revenue", "payments")],
     "People": [("user", "person_search")],
-    "Saved": [("views", "bookmarks")],
+    "Explore": [("explore", "explore"), ("views", "bookmarks")],
     "Store": [("data", "database"), ("sql", "terminal"), ("exports", "schedule_send"), ("definitions", "menu_book")],
     "Admin": [("admin_email", "mail"), ("staff", "badge"), ("audit", "policy")],
 }

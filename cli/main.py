@@ -376,26 +376,32 @@ def metrics() -> None:
 
 @main.command()
 @click.argument("name")
+@click.argument("view_name", required=False, metavar="[VIEW]")
 @click.option("--start", help="First day, YYYY-MM-DD (default: 29 days before --end).")
 @click.option("--end", help="Last day, YYYY-MM-DD (default: today).")
 @click.option("--interval", default="day", show_default=True, help="day, week or month.")
 @click.option("--option", "options", multiple=True, help="KEY=VALUE, repeatable (filters: country, device_type, plan).")
 @click.option("--out", "out_path", default="-", show_default=True, help="File to write, or - for stdout.")
 @_by
-def export(name: str, start: str | None, end: str | None, interval: str, options: tuple[str, ...], out_path: str,
-           actor: str) -> None:
-    """Write metric NAME as CSV (recorded in the audit log)."""
+def export(name: str, view_name: str | None, start: str | None, end: str | None, interval: str,
+           options: tuple[str, ...], out_path: str, actor: str) -> None:
+    """Write metric NAME as CSV — or, as `pulse export view VIEW`, a saved Explore view's
+    question over its range (recorded in the audit log)."""
     from metrics import registry
     from metrics.files import write_export
     from pulse.query import make_query, parse_date, parse_options
 
     if out_path != "-":
         _check_writable(Path(out_path))
+    if name == "view":
+        name, first, last, interval, given = _saved_view(view_name)
     with user_errors():
         metric = registry.get(name)
-        last = parse_date(end, "end date") if end else date.today()
-        first = parse_date(start, "start date") if start else last - timedelta(days=29)
-        q = metric.typed(make_query(first, last, interval, parse_options(options)))
+        if view_name is None:
+            last = parse_date(end, "end date") if end else date.today()
+            first = parse_date(start, "start date") if start else last - timedelta(days=29)
+            given = parse_options(options)
+        q = metric.typed(make_query(first, last, interval, given))
         store = _store()
         store.require()
         record = _audit_trail(actor)
@@ -417,6 +423,39 @@ def export(name: str, start: str | None, end: str | None, interval: str, options
         else:
             rows = _write(Path(out_path), written)
             err.print(f"Wrote {rows:,} rows to {out_path}.")
+
+
+# A saved Explore view's URL parameters that are the trend's options (the rest are the
+# filter bar's range and filters, or how the page draws it).
+_VIEW_OPTIONS = ("series", "breakdown", "top", "formula", "compare")
+
+
+def _saved_view(view_name: str | None) -> tuple[str, date, date, str, dict[str, str]]:
+    """(metric, first day, last day, interval, options) of the saved view `view_name`."""
+    from admin.views import ViewError, Views
+    from pulse.periods import PRESETS, preset_range
+    from pulse.query import parse_date
+
+    if not view_name:
+        raise Failure("Say which view: pulse export view NAME (the Views page lists them).", USAGE_ERROR)
+    with admin_errors():
+        try:
+            page, state = Views(_admin_db()).by_name(view_name)
+        except ViewError as exc:
+            raise Failure(str(exc)) from None
+    if page != "explore":
+        raise Failure(f"The view {view_name!r} is of the {page or 'overview'} page, whose tables are several metrics; "
+                      "export one of them with pulse export METRIC, or save an Explore question.")
+    preset = state.get("range", "custom" if "start" in state else "30d")
+    with user_errors():
+        if preset == "custom":
+            first, last = parse_date(state.get("start"), "view's start date"), parse_date(state.get("end"), "view's end date")
+        elif preset in PRESETS:
+            first, last = preset_range(preset, date.today())
+        else:
+            raise Failure(f"The view {view_name!r} has an unknown range {preset!r}.")
+    given = {k: v for k, v in state.items() if k in _VIEW_OPTIONS or k in ("country", "device_type", "plan")}
+    return "trend", first, last, state.get("interval", "day"), given
 
 
 @main.command()

@@ -112,3 +112,24 @@ def fill_periods(periods: list[date], frame: pl.DataFrame, counts: tuple[str, ..
     averages and rates stay empty, since there is nothing to average."""
     out = pl.DataFrame({column: periods}, schema={column: pl.Date}).join(frame, on=column, how="left")
     return out.with_columns([pl.col(c).fill_null(0).cast(pl.Int64) for c in counts])
+
+
+# The filter bar's date ranges (and a saved view's): each ends on an anchor day.
+PRESETS = {
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "90d": "Last 90 days",
+    "this_month": "This month",
+    "last_month": "Last month",
+    "custom": "Custom range",
+}
+
+
+def preset_range(preset: str, anchor: date) -> tuple[date, date]:
+    if preset == "this_month":
+        return anchor.replace(day=1), anchor
+    if preset == "last_month":
+        end = anchor.replace(day=1) - timedelta(days=1)
+        return end.replace(day=1), end
+    days = {"7d": 7, "30d": 30, "90d": 90}[preset]
+    return anchor - timedelta(days=days - 1), anchor

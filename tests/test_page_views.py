@@ -54,3 +54,27 @@ def test_a_private_view_of_someone_else_or_a_bad_number_is_a_warning(setup, monk
         assert not at.exception
         assert at.title[0].value == "Overview"
         assert [shown(w.value) for w in at.warning] == [message]
+
+
+def test_a_saved_explore_view_exports_its_question(setup, tmp_path):
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    path, db, env = setup
+    series = '[{"source":"events","event":"page_view","math":"unique_users"}]'
+    Views(db).save("Page viewers", "", "explore",
+                   {"range": "custom", "start": "2026-01-01", "end": "2026-01-03", "series": series, "chart": "bar"},
+                   True, by="ana@example.com")
+    Views(db).save("Activity", "", "activity", {"range": "90d"}, True, by="ana@example.com")
+    env = env | {"PULSE_STORE": str(path), "PULSE_CONFIG": str(tmp_path / "none.toml")}
+    exported = CliRunner().invoke(main, ["export", "view", "Page viewers"], env=env, catch_exceptions=False)
+    assert (exported.exit_code, exported.stdout) == (0, (
+        "period,series,breakdown_value,value,previous_value\n"
+        "2026-01-01,A,,0.0,\n"
+        "2026-01-02,A,,1.0,\n"  # u1's page view on the 2nd
+        "2026-01-03,A,,0.0,\n"))
+    refused = CliRunner().invoke(main, ["export", "view", "Activity"], env=env, catch_exceptions=False)
+    assert (refused.exit_code, refused.stderr) == (1, (
+        "pulse: The view 'Activity' is of the activity page, whose tables are several metrics; export one of them "
+        "with pulse export METRIC, or save an Explore question.\n"))

@@ -12,19 +12,11 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from pulse.periods import period_count, period_start
+from pulse.periods import PRESETS, period_count, period_start, preset_range
 from pulse.query import INTERVALS, Query, QueryError, make_query, parse_date
 from ui import auth, cache, url
 from ui import format as fmt
 
-PRESETS = {
-    "7d": "Last 7 days",
-    "30d": "Last 30 days",
-    "90d": "Last 90 days",
-    "this_month": "This month",
-    "last_month": "Last month",
-    "custom": "Custom range",
-}
 DEFAULT_PRESET = "30d"
 INTERVAL_LABELS = {"day": "Day", "week": "Week", "month": "Month"}
 FILTER_PARAMS = {"country": "Country", "device_type": "Device", "plan": "Plan"}
@@ -36,16 +28,6 @@ def anchor_day() -> date:
     today = date.today()
     last = cache.info().last_day
     return min(today, last) if last else today
-
-
-def preset_range(preset: str, anchor: date) -> tuple[date, date]:
-    if preset == "this_month":
-        return anchor.replace(day=1), anchor
-    if preset == "last_month":
-        end = anchor.replace(day=1) - timedelta(days=1)
-        return end.replace(day=1), end
-    days = {"7d": 7, "30d": 30, "90d": 90}[preset]
-    return anchor - timedelta(days=days - 1), anchor
 
 
 def _from_url(anchor: date) -> tuple[str, date, date, str, dict[str, str], list[str]]:
