@@ -28,7 +28,8 @@ for index, column in enumerate(columns):
         series.append(explore.series_editor(index, saved[index] if index < len(saved) else {}, numeric))
 with st.container(horizontal=True, vertical_alignment="bottom"):
     chosen = url.get("breakdown", explore.NONE, fields, what="breakdown")
-    breakdown = st.selectbox("Split by", fields, index=fields.index(chosen), key="explore_breakdown")
+    breakdown = st.selectbox("Split by", fields, index=fields.index(chosen), key="explore_breakdown",
+                             format_func=explore.field_words)
     top = st.number_input("Top values", min_value=1, max_value=100, value=int(url.get("top", "10") or 10),
                           key="explore_top")
     formula = st.text_input("Formula", value=url.get("formula", "") or "", key="explore_formula",

@@ -41,13 +41,16 @@ with st.container(horizontal=True, vertical_alignment="center"):
 
 if ran:
     try:
-        frame, cut, took = sql.run(text)
+        st.session_state["sql_result"] = (text, *sql.run(text))
     except SandboxError as exc:
+        st.session_state.pop("sql_result", None)
         ui.refused(exc)
-    else:
-        st.caption(f"{frame.height:,} rows{' (the first; the query has more)' if cut else ''} in {took:.2f} s.")
-        st.dataframe(frame, hide_index=True, width="stretch", placeholder=fmt.EMPTY)
-        sql.download_every_row(text)
+if "sql_result" in st.session_state:  # the last result stays while the page is used
+    query, frame, cut, took = st.session_state["sql_result"]
+    st.caption(f"{frame.height:,} rows{' (the first; the query has more)' if cut else ''} in {took:.2f} s"
+               + ("" if query == text else " — for the query before your edits") + ".")
+    st.dataframe(frame, hide_index=True, width="stretch", placeholder=fmt.EMPTY)
+    sql.download_every_row(query)
 
 with st.expander("Tables and columns", icon=":material/table_view:"):
     columns = sql.schema()

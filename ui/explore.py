@@ -10,6 +10,7 @@ import polars as pl
 import streamlit as st
 
 from metrics import registry
+from ui import format as fmt
 from ui import url
 
 LETTERS = "ABC"
@@ -105,3 +106,14 @@ def wide(frame: pl.DataFrame, series: list[dict[str, str]]) -> tuple[pl.DataFram
     shaped = named.pivot(on="column", index="period", values="value").sort("period")
     labels = {c: label(series, c.split(" · ")[0]) + (" · " + c.split(" · ", 1)[1] if " · " in c else "") for c in columns}
     return shaped.select("period", *columns), labels
+
+
+def field_words(field: str) -> str:
+    """A breakdown field in words: "Device", "Property duration", "Nothing"."""
+    if field == NONE:
+        return "Nothing"
+    if field.startswith("properties."):
+        return f"Property {field.removeprefix('properties.')}"
+    return {"signup_month": "Signup month", "marketing_opt_in": "Marketing consent", "auth_provider": "Signs in with",
+            "country_code": "Event country", "event_name": "Event name", "page_path": "Page path",
+            "event_type": "Event type"}.get(field) or fmt.label(field)

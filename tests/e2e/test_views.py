@@ -57,3 +57,36 @@ def test_a_shared_view_saved_by_one_opens_for_another(browser, server):  # noqa:
     assert other.locator('[data-testid="stMain"] h1').first.inner_text() == "Activity"
     assert "range=90d" in other.url and "country=DE" in other.url
     other.context.close()
+
+
+def test_a_two_series_trend_with_a_breakdown_saved_opened_elsewhere_and_downloaded(browser, server):  # noqa: F811
+    page = signed_in(browser, server, "ana@example.com", "explore")
+    main = page.locator('[data-testid="stMain"]')
+    main.locator("[data-testid=stButtonGroup] button").filter(has_text="2").first.click()
+    settle(page)
+    main.locator('[data-testid="stSelectbox"]').filter(has_text="Split by").click()
+    page.get_by_role("option", name="Device", exact=True).click()
+    settle(page)
+    assert "series=" in page.url and "breakdown=device_type" in page.url
+    assert "B · Count (any event) · desktop" in main.inner_text() or "B · Count" in main.inner_text()
+
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Save this view").click()
+    sidebar.get_by_label("Name", exact=True).fill("Events by device")
+    sidebar.get_by_text("Share with all staff").click()
+    sidebar.get_by_role("button", name="Save").click()
+    settle(page)
+    assert "Saved as view" in sidebar.inner_text()
+    page.context.close()
+
+    other = signed_in(browser, server, "ana@example.com", "views")  # a new browser context: a new session
+    other.get_by_text("Open Events by device").click()
+    settle(other)
+    assert other.locator('[data-testid="stMain"] h1').first.inner_text() == "Explore"
+    assert "breakdown=device_type" in other.url
+    with other.expect_download() as caught:
+        other.locator('[data-testid="stMain"]').get_by_role("button", name="Download CSV").last.click()
+    text = caught.value.path().read_text()
+    assert text.startswith("period,series,breakdown_value,value,previous_value\n")
+    assert {line.split(",")[1] for line in text.splitlines()[1:]} == {"A", "B"}
+    other.context.close()
