@@ -46,7 +46,7 @@ navigation = {
               for name, icon in pages if auth.may_see(name)]
     for section, pages in PAGES.items()
 }
-router = st.navigation({section: pages for section, pages in navigation.items() if pages})
+router = st.navigation({section: pages for section, pages in navigation.items() if pages}, expanded=True)
 st.logo("assets/logo.svg", size="large")
 if not cache.store().exists():
     no_data()

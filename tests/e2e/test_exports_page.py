@@ -44,8 +44,8 @@ def test_schedule_a_table_run_it_now_and_find_the_file(browser, server):  # noqa
     assert page.locator('[data-testid="stMain"] h1').first.inner_text() == "Exports"
     assert "From the table you scheduled: " in main.inner_text()
 
-    page.get_by_label("Name", exact=True).fill("Retention for the team")
-    page.get_by_label("Folder", exact=True).fill(str(folder / "out"))
+    main.get_by_label("Name", exact=True).fill("Retention for the team")
+    main.get_by_label("Folder", exact=True).fill(str(folder / "out"))
     page.get_by_role("button", name="Create").click()
     settle(page)
     assert "Created the schedule Retention for the team." in main.inner_text()
