@@ -26,7 +26,7 @@ from metrics.registry import Option, metric
 from metrics.sessions import SESSION_TIMEOUT, built_timeout
 from pulse.derived import sessions_select
 from pulse.measures import NOT_SET, local_day, rate
-from pulse.periods import end_of_day_utc, local_midnight_utc, previous_period, trunc_sql
+from pulse.periods import end_of_day_utc, local_midnight_utc, period_end as period_end_day, previous_period, trunc_sql
 from pulse.query import Query, QueryError
 from pulse.schema import BOOLEAN_WORDS, EVENT_TYPES, TRANSACTION_KINDS, TRANSACTION_STATUSES
 
@@ -561,20 +561,19 @@ def _check_properties(spec: TrendSpec, raw: pl.DataFrame) -> None:
                              "cannot read it; choose a numeric property such as duration.")
 
 
-@metric(
-    "trend",
-    ["period", "series", "breakdown_value", "value", "previous_value"],
-    options=(
-        SOURCE, EVENT, NAME, PATH, KIND, STATUS, MATH, PROPERTY, WHERE,
-        Option("breakdown", "str", None, "split each series by the values of one field (top values and Other)"),
-        Option("top", "int", 10, "how many breakdown values to show before Other", minimum=1, maximum=100),
-        Option("compare", "bool", False, "add previous_value: the same series over the previous range of equal length"),
-        Option("series", "str", None, "several series as a JSON list of objects with the keys above and label"),
-        Option("formula", "str", None, "a series computed from the others per period, e.g. B / A"),
-        SESSION_TIMEOUT,
-    ),
-    area="activity",
+TREND_OPTIONS = (
+    SOURCE, EVENT, NAME, PATH, KIND, STATUS, MATH, PROPERTY, WHERE,
+    Option("breakdown", "str", None, "split each series by the values of one field (top values and Other)"),
+    Option("top", "int", 10, "how many breakdown values to show before Other", minimum=1, maximum=100),
+    Option("compare", "bool", False, "add previous_value: the same series over the previous range of equal length"),
+    Option("series", "str", None, "several series as a JSON list of objects with the keys above and label"),
+    Option("formula", "str", None, "a series computed from the others per period, e.g. B / A"),
+    SESSION_TIMEOUT,
 )
+
+
+@metric("trend", ["period", "series", "breakdown_value", "value", "previous_value"], options=TREND_OPTIONS,
+        area="activity")
 def trend(store, q: Query) -> pl.DataFrame:
     """One or more series of events or transactions per period: a count, unique users, sessions or a sum/average/percentile of a number, filtered, broken down, combined by a formula, against the previous range.
 
@@ -587,3 +586,49 @@ def trend(store, q: Query) -> pl.DataFrame:
     _check_properties(spec, raw)
     periods = q.periods()
     return _shaped(spec, raw, periods, periods_before(periods, q.interval) if spec.compare else [])
+
+
+@metric(
+    "trend_users",
+    ["user_id", "email", "plan", "country", "last_seen"],
+    options=(
+        *TREND_OPTIONS,
+        Option("pick", "str", "A", "the series whose point it is (A, B or C; a formula has no users of its own)"),
+        Option("period", "date", None, "the first day of the point's period",
+               required="Say which point: --option period=YYYY-MM-DD (the first day of its period)."),
+        Option("value", "str", None, "the point's breakdown value (Other: the values outside the top ones)"),
+    ),
+    area="activity",
+)
+def trend_users(store, q: Query) -> pl.DataFrame:
+    """The users behind one point of a trend: those with a matching event or transaction of that series in that period (and breakdown value).
+
+    The same rows the trend counts, whatever its math; last_seen is the user's last event.
+    Sorted by user_id.
+    """
+    spec = trend_spec(q)
+    letters = [s.letter for s in spec.series]
+    pick = str(q.opt("pick")).strip().upper()
+    if pick not in letters:
+        raise QueryError(f"There is no series {pick!r} to list users of; the trend has {', '.join(letters)}.")
+    index = letters.index(pick)
+    series = replace(spec.series[index], math="unique_users")
+    first = q.opt("period")
+    last = min(period_end_day(first, q.interval), q.range_end)
+    sql, params = series_rows(store, q, series, index, spec.breakdown, first)
+    params |= {"t_from": max(first, q.range_start), "t_end": last, "not_set": NOT_SET}
+    value, picked = q.opt("value"), "TRUE"
+    if spec.breakdown is not None and value is not None:
+        label = "coalesce(CAST(bv AS VARCHAR), $not_set)"
+        if value == OTHER:
+            own = {o.name for o in TREND_OPTIONS}
+            shown = trend(store, replace(q, options=tuple(kv for kv in q.options if kv[0] in own)))[
+                "breakdown_value"].drop_nulls().unique().to_list()
+            picked, params["t_shown"] = f"NOT list_contains($t_shown, {label})", [v for v in shown if v != OTHER]
+        else:
+            picked, params["t_value"] = f"{label} = $t_value", value
+    return store.fetch(
+        f"""SELECT p.user_id, p.email, p.plan, p.country, p.last_seen FROM people p
+            WHERE p.user_id IN (SELECT user_id FROM ({sql}) WHERE {picked}) ORDER BY p.user_id""",
+        params,
+    )

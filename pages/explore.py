@@ -49,7 +49,9 @@ with ui.shows_errors():
             ui.figure_cards(shaped.row(-1, named=True), labels)
             st.caption(f"In the last period shown: {fmt.text(shaped['period'][-1])}.")
         elif kind != "table":
-            ui.chart(charts.time(shaped, "period", labels, kind="bar" if kind != "line" else "line",
-                                 stacked=kind == "stacked", interval=q.interval, height=360))
+            clicked = ui.chart(charts.time(shaped, "period", labels, kind="bar" if kind != "line" else "line",
+                                           stacked=kind == "stacked", interval=q.interval, height=360,
+                                           pick="explore_point"), key="explore_picked", selectable=True)
+            explore.people_behind(q, options, ui.picked(clicked, "explore_point"), labels)
         ui.table(trend, "trend", q, key="explore_table", file_name="explore")
     ui.caption("trend")

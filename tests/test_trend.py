@@ -280,3 +280,24 @@ def test_pulse_export_trend_prints_the_csv(tmp_path):
         "2024-01-01,A,desktop,1.0,0.0\n2024-01-01,A,Other,0.0,0.0\n"
         "2024-01-02,A,desktop,0.0,0.0\n2024-01-02,A,Other,1.0,0.0\n"
     )
+
+
+def test_trend_users_lists_the_people_behind_a_point(make_store):
+    store = make_store(
+        users=[{"user_id": u, "signup_at": "2026-01-01 09:00", "email": f"{u}@example.com", "country": c, "plan": "pro"}
+               for u, c in (("u1", "DE"), ("u2", "AT"), ("u3", "US"))],
+        events=[
+            {"event_id": "e1", "user_id": "u1", "ts": "2026-01-02 10:00", "event_type": "page_view", "device_type": "desktop"},
+            {"event_id": "e2", "user_id": "u2", "ts": "2026-01-02 11:00", "event_type": "page_view", "device_type": "mobile"},
+            {"event_id": "e3", "user_id": "u3", "ts": "2026-01-02 12:00", "event_type": "page_view", "device_type": "tablet"},
+            {"event_id": "e4", "user_id": "u1", "ts": "2026-01-03 10:00", "event_type": "login", "device_type": "desktop"},
+        ])
+    people = lambda **o: registry.run("trend_users", store, q("2026-01-02", "2026-01-03", event="page_view",  # noqa: E731
+                                                             **o))["user_id"].to_list()
+    assert people(period="2026-01-02") == ["u1", "u2", "u3"]
+    assert people(period="2026-01-03") == []  # u1's event on the 3rd is a login
+    # Split by device with the top one value: desktop alone, and the rest as Other.
+    assert people(period="2026-01-02", breakdown="device_type", top="1", value="desktop") == ["u1"]
+    assert people(period="2026-01-02", breakdown="device_type", top="1", value="Other") == ["u2", "u3"]
+    with pytest.raises(QueryError, match="There is no series 'B' to list users of; the trend has A."):
+        people(period="2026-01-02", pick="B")

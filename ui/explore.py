@@ -10,6 +10,8 @@ import polars as pl
 import streamlit as st
 
 from metrics import registry
+from ui import cache
+from ui import components as ui
 from ui import format as fmt
 from ui import url
 
@@ -117,3 +119,22 @@ def field_words(field: str) -> str:
     return {"signup_month": "Signup month", "marketing_opt_in": "Marketing consent", "auth_provider": "Signs in with",
             "country_code": "Event country", "event_name": "Event name", "page_path": "Page path",
             "event_type": "Event type"}.get(field) or fmt.label(field)
+
+
+def people_behind(q, options: dict[str, object], point: dict | None, labels: dict[str, str]) -> None:
+    """The users behind a clicked point (a series of its own, not a formula), with their CSV
+    and "Email these users"; a hint until a point is clicked."""
+    if point is None:
+        st.caption("Click a point to see the people behind it.")
+        return
+    column = point.get("series", "")
+    letter, _, value = column.partition(" · ")
+    if letter not in LETTERS:
+        st.caption("A formula's point has no people of its own; click a point of A, B or C.")
+        return
+    period = ui.as_date(point["period"])
+    people = cache.metric("trend_users", q, **options, pick=letter, period=period, value=value or None)
+    st.markdown(f"**{fmt.text(labels.get(column, column))}** {fmt.in_period(period, q.interval)} · "
+                f"{fmt.plural(people.height, 'user')}")
+    ui.table(people, "trend_users", q, key="explore_people", file_name=f"explore_{letter}_{period}")
+    ui.email_these(people["user_id"].to_list(), key="email-explore-people")
