@@ -80,6 +80,9 @@ def test_a_two_series_trend_with_a_breakdown_saved_opened_elsewhere_and_download
     page.context.close()
 
     other = signed_in(browser, server, "ana@example.com", "views")  # a new browser context: a new session
+    other.get_by_placeholder("Part of a name or description").fill("by device")
+    other.keyboard.press("Enter")
+    settle(other)
     other.get_by_text("Open Events by device").click()
     settle(other)
     assert other.locator('[data-testid="stMain"] h1').first.inner_text() == "Explore"
