@@ -59,6 +59,10 @@ with ui.shows_errors():
                          incomplete_from=cutoff))
     ui.caption("dau_wau_mau")
 
+    st.subheader("Live feed")
+    ui.live_feed(q)
+    ui.caption("live_feed")
+
     with st.expander("The numbers behind the charts"):
         st.markdown("**Headline figures**")
         ui.kpi_table(kpis, KPI_LABELS, "kpis", q, money=MONEY_KPIS)

@@ -40,6 +40,7 @@ class Settings:
     # Where staff reach the web app, for links in emails (unsubscribe, views) and schedules.
     public_url: str = "http://localhost:8501"
     export_gzip_mb: int = 5  # an emailed CSV export larger than this is attached gzipped
+    feed_seconds: int = 60  # the Overview's live feed refreshes this often
     # How staff sign in to the web app: accounts (the admin database's staff accounts), oidc
     # (Streamlit's st.login), proxy (a trusted header from an authenticating proxy) or none
     # (only when the app listens on localhost).
@@ -71,7 +72,8 @@ SMTP_SECURITY = ("none", "starttls", "ssl")
 # Whole-number settings and their bounds.
 _WHOLE = {"session_timeout": (1, 24 * 60), "smtp_port": (1, 65535), "idle_hours": (1, 24 * 30),
           "query_seconds": (1, 3600), "query_memory_mb": (128, 1024 * 1024), "cache_mb": (1, 1024 * 1024),
-          "max_points": (10, 100_000), "export_gzip_mb": (1, 1024)}
+          "max_points": (10, 100_000), "export_gzip_mb": (1, 1024),
+          "feed_seconds": (2, 3600)}
 
 
 def parse_limits(value: object) -> tuple[tuple[str, int], ...]:

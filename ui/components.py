@@ -482,3 +482,21 @@ def attempt(message: str, action: Callable, *args: Any, **kwargs: Any) -> None:
         refused(exc)
     else:
         done(message)
+
+
+def live_feed(q: Query) -> None:
+    """The Overview's live feed: redrawn on its own every `feed_seconds` without rerunning the
+    page, so a new load shows up in it."""
+    st.fragment(_feed_body, run_every=cache.settings().feed_seconds)(q)
+
+
+def _feed_body(q: Query) -> None:
+    feed = cache.metric("live_feed", q)
+    if empty(feed, "signups, payments, refunds, cancellations or errors yet"):
+        return
+    table(feed, "live_feed", q, key="live_feed", money_columns=("amount",), codes={"kind": "kind"},
+          labels={"ts": "When (UTC)", "kind": "What"},
+          empty={"amount": "no money: a signup or an error", "email": "not given"})
+    newest = feed.row(0, named=True)
+    st.caption(f"Newest: {fmt.code('kind', newest['kind'])} · {fmt.text(newest['user_id'])} at {newest['ts']:%Y-%m-%d %H:%M} "
+               f"UTC. Checked every {cache.settings().feed_seconds} s, last at {datetime.now(UTC):%H:%M:%S} UTC.")

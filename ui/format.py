@@ -91,7 +91,9 @@ PAGE_TITLES = {"overview": "Overview", "activity": "Activity", "retention": "Ret
 
 CODES = {
     "device_type": {"desktop": "Desktop", "mobile": "Mobile", "tablet": "Tablet", "other": "Other"},
-    "kind": {"purchase": "Purchase", "subscription": "Subscription", "refund": "Refund"},
+    "kind": {"purchase": "Purchase", "subscription": "Subscription", "refund": "Refund", "signup": "Signup",
+             "large_payment": "Large payment", "failed_payment": "Failed payment", "cancellation": "Cancellation",
+             "error": "Error"},
     "status": {"succeeded": "Succeeded", "failed": "Failed", "pending": "Pending", "trial": "On a trial",
                "active": "Paying", "cancelled": "Cancelled", "free": "Free",
                "queued": "Queued", "sending": "Sending", "sent": "Sent", "skipped": "Skipped",
