@@ -134,7 +134,7 @@ def time(
         label=pl.col("series").replace_strict(series),
         drawn=pl.when(pl.col("series").is_in(list(below))).then(-pl.col("value")).otherwise(pl.col("value")),
     )
-    tooltip = [alt.Tooltip("when_tip:N", title=fmt.label(interval)), alt.Tooltip("label:N", title=""),
+    tooltip = [alt.Tooltip("when_tip:N", title=fmt.label(interval)), alt.Tooltip("label:N", title="Series"),
                alt.Tooltip("value:Q", title=y_title or "Value", format=TOOLTIP_FORMATS[values])]
     # Nothing but zeros (or no value at all) still gets an axis from 0 up, not a collapsed one.
     flat = not (long["drawn"].abs().max() or 0)
