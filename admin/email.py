@@ -36,6 +36,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from html import escape
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import quote
@@ -420,13 +421,10 @@ def _with_footer(rendered: Rendered, url: str) -> Rendered:
     text = rendered.text.rstrip("\n") + f"\n\n--\nUnsubscribe: {url}\n"
     html = rendered.html
     if html.strip():
-        footer = f'<p style="font-size:12px;color:#888"><a href="{_attr(url)}">Unsubscribe</a></p>'
+        footer = f'<p style="font-size:12px;color:#888"><a href="{escape(url)}">Unsubscribe</a></p>'
         html = html.replace("</body>", footer + "</body>") if "</body>" in html else html + footer
     return Rendered(rendered.subject, text, html)
 
-
-def _attr(text: str) -> str:
-    return text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
 
 
 class Campaigns:
@@ -708,7 +706,7 @@ class Sender:
         write that completes it (see the module's docstring)."""
         reused = self._smtp is not None
         smtp = self._connection()
-        sender = parseaddr(self.settings.smtp_sender)[1] or self.settings.smtp_sender
+        sender = sender_address(self.settings)[1]
         data = self.message(row, kind).as_bytes(policy=SMTP_POLICY)
         try:
             try:

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import polars as pl
 from croniter import croniter
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from admin.db import AdminDB, utc_text
@@ -278,15 +278,19 @@ class Schedules:
     def listing(self, now: datetime | None = None) -> pl.DataFrame:
         """Every schedule with its next run and its last run's outcome."""
         now = now or _now()
+        # Each schedule's latest run, in one query rather than one per schedule.
+        ranked = select(ScheduleRun.schedule_id, ScheduleRun.occurrence, ScheduleRun.status, func.row_number().over(
+            partition_by=ScheduleRun.schedule_id, order_by=(ScheduleRun.occurrence.desc(), ScheduleRun.id.desc()),
+        ).label("n")).subquery()
         with self.db.session() as session:
+            latest = {sid: (occurrence, status) for sid, occurrence, status in session.execute(
+                select(ranked.c.schedule_id, ranked.c.occurrence, ranked.c.status).where(ranked.c.n == 1))}
             rows = []
             for s in session.scalars(select(Schedule).order_by(Schedule.name)):
-                last = session.scalar(select(ScheduleRun).where(ScheduleRun.schedule_id == s.id)
-                                      .order_by(ScheduleRun.occurrence.desc(), ScheduleRun.id.desc()).limit(1))
+                occurrence, status = latest.get(s.id, (None, ""))
                 upcoming = "" if s.paused else utc_text(next_occurrence(s.cron, s.timezone, max(now, _aware(s.checked_until))))
                 rows.append((s.name, s.metric, s.range, s.cron, s.timezone, s.format, _where(s), s.owner,
-                             "paused" if s.paused else "active", upcoming,
-                             utc_text(last.occurrence) if last else "", last.status if last else ""))
+                             "paused" if s.paused else "active", upcoming, utc_text(occurrence), status))
         columns = ("name", "metric", "range", "cron", "timezone", "format", "destinations", "owner", "state",
                    "next_run_utc", "last_run_utc", "last_outcome")
         return pl.DataFrame(rows, schema=[(c, pl.String) for c in columns], orient="row")

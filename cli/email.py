@@ -176,11 +176,12 @@ def segment_delete(name: str, actor: str) -> None:
 
 def _user_ids(path: Path) -> list[str]:
     """One user id per line (a CSV's first column; a header `user_id` is skipped)."""
-    ids = [line.split(",")[0].strip().strip('"') for line in _read(path).splitlines()]
-    ids = [i for i in ids if i and i != "user_id"]
+    from metrics.recipients import user_ids
+
+    ids = user_ids(listed=_read(path))
     if not ids:
         raise Failure(f"{path} holds no user ids (one per line, or a CSV whose first column is user_id).")
-    return list(dict.fromkeys(ids))
+    return ids
 
 
 def _sender(db):

@@ -11,9 +11,6 @@ from metrics import registry
 from metrics.files import write_export
 from pulse.query import make_query
 
-# The app's page (its file name in pages/) of each area; the overview is the first page.
-PAGE_OF_AREA = {"overview": "", "activity": "activity", "retention": "retention", "purchases": "purchases",
-                "revenue": "revenue", "user": "user", "data": "data"}
 
 
 def check(metric_name: str, interval: str, options: dict[str, str]) -> None:
@@ -33,4 +30,6 @@ def export(store, job: Any, path: Path) -> int:
 
 
 def pages() -> dict[str, str]:
-    return {m.name: PAGE_OF_AREA.get(m.area, "") for m in registry.all_metrics()}
+    """The app page (its file name in pages/) showing each metric: areas are named after their
+    pages, and the Overview is the app's first page, at its root."""
+    return {m.name: "" if m.area == "overview" else m.area for m in registry.all_metrics()}

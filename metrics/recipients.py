@@ -8,6 +8,7 @@ period whose lifecycle state counts). It is evaluated as of `end`.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import polars as pl
@@ -29,6 +30,14 @@ def parse_where(text: str) -> dict[str, str]:
             raise QueryError(f"{pair!r} is not KEY=VALUE; write e.g. --where plan=pro,country=DE.")
         out[key.strip()] = value.strip()
     return out
+
+
+def user_ids(typed: str = "", listed: str = "") -> list[str]:
+    """User ids, each once in order: `typed` separated by spaces, commas or semicolons, and
+    the first column of each line of `listed` (a CSV or text file); a `user_id` header is skipped."""
+    words = re.split(r"[\s,;]+", typed)
+    firsts = [line.split(",")[0].strip().strip('"') for line in listed.splitlines()]
+    return list(dict.fromkeys(i for i in words + firsts if i and i != "user_id"))
 
 
 def recipients(store, definition: dict[str, str], end: date, countries: tuple[str, ...] = (),

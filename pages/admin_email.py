@@ -1,7 +1,6 @@
 """Email: from a segment to the inbox — recipients, templates with a live preview, a test to
 oneself, sending, history, and the suppression list (admins only)."""
 
-import re
 from datetime import date
 
 import streamlit as st
@@ -85,10 +84,7 @@ with compose:
                               key="email_ids_text", height=120)
         upload = st.file_uploader("…or a CSV or text file whose first column is user_id", type=["csv", "txt"],
                                   key="email_ids_file")
-        typed = re.split(r"[\s,;]+", pasted)
-        listed = [line.split(",")[0].strip().strip('"') for line in
-                  (upload.getvalue().decode("utf-8", errors="replace").splitlines() if upload else [])]
-        ids = list(dict.fromkeys(i for i in typed + listed if i and i != "user_id"))
+        ids = mail.pasted_ids(pasted, upload.getvalue().decode("utf-8", errors="replace") if upload else "")
         if not ids:
             st.info("Paste or upload user ids to email them.", icon=":material/info:")
             st.stop()

@@ -13,10 +13,6 @@ from ui import format as fmt
 
 CRON_PRESETS = {"0 7 * * *": "Every day at 07:00", "0 7 * * 1": "Mondays at 07:00",
                 "0 7 1 * *": "The 1st of every month at 07:00", "0 * * * *": "Every hour", "custom": "Custom"}
-RANGE_WORDS = {"yesterday": "Yesterday", "last_7_days": "Last 7 days", "last_30_days": "Last 30 days",
-               "last_full_week": "Last full week (Monday to Sunday)", "last_full_month": "Last full month",
-               "month_to_date": "Month to date (to yesterday)", "year_to_date": "Year to date (to yesterday)",
-               "last_N_days": "Last N days"}
 CATCH_UP_WORDS = {"latest": "Run the latest missed once", "all": "Run every missed one", "none": "Skip what was missed"}
 INTERVALS = {"day": "Day", "week": "Week", "month": "Month"}
 ZONES = sorted(available_timezones())
@@ -54,7 +50,7 @@ with new:
                                      value=", ".join(f"{k}={v}" for k, v in (handed or {}).get("options", {}).items()),
                                      placeholder="e.g. country=DE, plan=pro")
         with st.container(horizontal=True):
-            range_name = st.selectbox("Range", [*RANGES, "last_N_days"], format_func=RANGE_WORDS.get)
+            range_name = st.selectbox("Range", [*RANGES, "last_N_days"], format_func=fmt.CODES["range"].get)
             days = st.number_input("N (for last N days)", min_value=1, max_value=3660, value=14)
         with st.container(horizontal=True):
             preset = st.selectbox("When", list(CRON_PRESETS), format_func=CRON_PRESETS.get)

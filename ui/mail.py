@@ -12,7 +12,7 @@ import polars as pl
 import streamlit as st
 
 from admin.email import STATUSES, Campaigns, Planned, Segments, Sender, Suppressions, Template, Templates, plan, unsubscribe_url
-from metrics.recipients import recipients
+from metrics import recipients as segment
 from ui import auth, cache
 from ui import components as ui
 from ui import format as fmt
@@ -38,8 +38,13 @@ def find(definition: dict[str, str], user_ids: list[str] | None = None) -> tuple
     """The segment's users within the signed-in staff member's data scope, and the ids the
     scope leaves out; as of the store's last day."""
     who = auth.staff()
-    return recipients(cache.store(), definition, cache.info().last_day or date.today(), who.countries, who.plans,
-                      user_ids)
+    return segment.recipients(cache.store(), definition, cache.info().last_day or date.today(), who.countries,
+                              who.plans, user_ids)
+
+
+def pasted_ids(typed: str, uploaded: str) -> list[str]:
+    """The user ids typed into the page and in an uploaded file (segment.user_ids)."""
+    return segment.user_ids(typed, uploaded)
 
 
 def planned(template: Template, found: pl.DataFrame, left_out: list[str], kind: str,
