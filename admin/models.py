@@ -242,3 +242,62 @@ class QueryRun(Base):
     rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
     seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     error: Mapped[str] = mapped_column(Text, default="")
+
+
+class Goal(Base):
+    """A target for a headline number by a date (reach at least `target` by `due`)."""
+
+    __tablename__ = "goals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    measure: Mapped[str] = mapped_column(String(50))  # a name from metrics.goals.MEASURES
+    target: Mapped[float] = mapped_column(Float)
+    due: Mapped[date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="")
+    owner: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Annotation(Base):
+    """A note on a date — a release, a price change, an outage — drawn on every time chart."""
+
+    __tablename__ = "annotations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    note: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class AlertSubscription(Base):
+    """A member of staff who wants an email when an alert rule fires and when it resolves."""
+
+    __tablename__ = "alert_subscriptions"
+    __table_args__ = (UniqueConstraint("rule", "email", name="uq_alert_subscription"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule: Mapped[str] = mapped_column(String(50))
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class AlertCheck(Base):
+    """One rule evaluated for one day: the history of firings, and what mail went out for it."""
+
+    __tablename__ = "alert_checks"
+    __table_args__ = (UniqueConstraint("rule", "day", name="uq_alert_check"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule: Mapped[str] = mapped_column(String(50))
+    day: Mapped[date] = mapped_column(Date, index=True)
+    fired: Mapped[bool] = mapped_column(Boolean)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    baseline: Mapped[float | None] = mapped_column(Float, nullable=True)
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    p_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    explanation: Mapped[str] = mapped_column(Text, default="")
+    top_contributors: Mapped[str] = mapped_column(Text, default="")
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    mailed: Mapped[str] = mapped_column(String(20), default="")  # "", "fired" or "resolved": the mail sent for this day

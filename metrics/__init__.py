@@ -4,6 +4,6 @@ Importing the package imports every metric module so the registry is complete.
 """
 
 from metrics import (  # noqa: F401
-    activity, data, discovery, features, feed, journeys, overview, retention, revenue, segments, sessions, subscriptions,
+    activity, alerts, data, discovery, features, feed, journeys, overview, retention, revenue, segments, sessions, subscriptions,
     trend, user,
 )

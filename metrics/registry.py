@@ -22,7 +22,7 @@ import polars as pl
 
 from pulse.query import FILTERS, Query, QueryError, parse_date
 from pulse.schema import BOOLEAN_WORDS, EVENT_TYPES, MONEY
-from pulse.settings import parse_limits
+from pulse.settings import parse_alert_rules, parse_limits
 
 # The largest amount the store's money type holds; a bound beyond it compares with nothing
 # stored and cannot be bound as that type.
@@ -33,8 +33,8 @@ LARGEST_AMOUNT = Decimal(10) ** (MONEY.precision - MONEY.scale) - Decimal(1).sca
 class Option:
     """A metric option as the user gives it (text), declared with everything that checks it.
 
-    kind is int, bool, choice, list, date, str, amount (a decimal) or limits (plan=calls
-    pairs). A list with choices accepts only those items. An int lies between `minimum` and
+    kind is int, bool, choice, list, date, str, amount (a decimal), probability (a float
+    strictly between 0 and 1), limits (plan=calls pairs) or thresholds (rule=number|off pairs). A list with choices accepts only those items. An int lies between `minimum` and
     `maximum`, so no value overflows the SQL it is bound into. `required` is the sentence shown
     when the option is missing; `invalid`, when given, the sentence for a wrong value
     ({value} is the offending value or item, {choices} the choices). `setting` names the
@@ -99,11 +99,19 @@ class Option:
             if abs(amount) > LARGEST_AMOUNT:
                 raise QueryError(f"Option {self.name}={text!r} is beyond any amount Pulse stores (at most {LARGEST_AMOUNT}).")
             return amount
-        if self.kind == "limits":
+        if self.kind in ("limits", "thresholds"):
             try:
-                return parse_limits(text)
+                return (parse_limits if self.kind == "limits" else parse_alert_rules)(text)
             except ValueError as exc:
                 raise QueryError(str(exc)) from None
+        if self.kind == "probability":
+            try:
+                value = float(text)
+            except ValueError:
+                raise bad() from None
+            if not 0 < value < 1:
+                raise bad()
+            return value
         return text
 
     def describe(self) -> str:
@@ -118,7 +126,9 @@ class Option:
         if self.kind == "list" and self.choices:
             return f"some of {','.join(self.choices)}"
         return {"bool": "true or false", "list": "a comma-separated list", "date": "a date YYYY-MM-DD",
-                "amount": "an amount such as 9.99", "limits": "plan=calls pairs, comma-separated"}.get(self.kind, "text")
+                "amount": "an amount such as 9.99", "limits": "plan=calls pairs, comma-separated",
+                "thresholds": "rule=number or rule=off pairs, comma-separated",
+                "probability": "a number between 0 and 1"}.get(self.kind, "text")
 
     def default_text(self) -> str:
         """What the option is when it is not given, for `pulse metrics` and docs/metrics.md."""
@@ -130,8 +140,8 @@ class Option:
 
     def show(self, value: Any) -> str:
         """A value as the user would type it (for `pulse metrics` and the pages)."""
-        if self.kind == "limits":
-            return ",".join(f"{plan}={calls}" for plan, calls in value)
+        if self.kind in ("limits", "thresholds"):
+            return ",".join(f"{key}={'off' if number is None else f'{number:g}'}" for key, number in value)
         if isinstance(value, tuple):
             return ",".join(str(v) for v in value)
         return str(value).lower() if isinstance(value, bool) else str(value)

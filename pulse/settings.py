@@ -8,6 +8,7 @@ the command line and the web app show that sentence and stop.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -41,6 +42,12 @@ class Settings:
     public_url: str = "http://localhost:8501"
     export_gzip_mb: int = 5  # an emailed CSV export larger than this is attached gzipped
     feed_seconds: int = 60  # the Overview's live feed refreshes this often
+    # Alert rules (metrics.alerts) and each one's threshold; "off" turns a rule off. Given
+    # pairs change those rules only: `error_spike=5,traffic_surge=off`.
+    alert_rules: tuple[tuple[str, float | None], ...] = ()
+    alert_p_value: float = 0.001  # a count rule fires only when its Poisson tail is below this
+    alert_revenue_minimum: float = 100.0  # revenue_drop needs the earlier week to reach this
+    alerts_at: str = "07:00"  # pulse scheduler evaluates the alerts daily at this local time
     # How staff sign in to the web app: accounts (the admin database's staff accounts), oidc
     # (Streamlit's st.login), proxy (a trusted header from an authenticating proxy) or none
     # (only when the app listens on localhost).
@@ -63,6 +70,12 @@ class Settings:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+
+# The alert rules, and the threshold each has unless the alert_rules setting says otherwise.
+ALERT_RULES: dict[str, float] = {"activity_drop": 0.30, "revenue_drop": 0.30, "failed_payment_rate": 0.10,
+                                 "churn_spike": 1.5, "error_spike": 3.0, "traffic_surge": 3.0}
+# The threshold of a drop or rate rule is a fraction below 1; of a spike rule a factor above 1.
+_FRACTIONS = ("activity_drop", "revenue_drop", "failed_payment_rate")
 
 _ENV = {f.name: f"PULSE_{f.name.upper()}" for f in fields(Settings)}
 # A monthly limit beyond any real plan's, and well inside the 64-bit count it is compared with.
@@ -93,6 +106,31 @@ def parse_limits(value: object) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(out.items()))
 
 
+def parse_alert_rules(value: object) -> tuple[tuple[str, float | None], ...]:
+    """Every alert rule with its threshold (None: off), from `rule=number|off` pairs or a TOML
+    table overlaid on ALERT_RULES; a ValueError with one sentence for a pair it cannot use."""
+    pairs = [f"{k}={v}" for k, v in value.items()] if isinstance(value, dict) else [
+        part for part in str(value).split(",") if part.strip()]
+    out: dict[str, float | None] = dict(ALERT_RULES)
+    for pair in pairs:
+        rule, _, text = (part.strip() for part in pair.partition("="))
+        if rule not in ALERT_RULES:
+            raise ValueError(f"The alert rule {rule!r} does not exist; the rules are: {', '.join(ALERT_RULES)}.")
+        if text.lower() in ("off", "false"):
+            out[rule] = None
+            continue
+        low, high = (0.0, 1.0) if rule in _FRACTIONS else (1.0, 1000.0)
+        try:
+            number = float(text)
+        except ValueError:
+            number = float("nan")
+        if not low < number < high:
+            raise ValueError(f"The alert threshold {pair.strip()!r} is not a number between {low:g} and {high:g} "
+                             f"(or off), e.g. {rule}={ALERT_RULES[rule]:g}.")
+        out[rule] = number
+    return tuple(out.items())
+
+
 def _coerce(name: str, value: object) -> object:
     """Turn a raw file or environment value into the field's type, or say what is wrong."""
     try:
@@ -111,6 +149,18 @@ def _coerce(name: str, value: object) -> object:
             return rate
         if name == "api_limits":
             return parse_limits(value)
+        if name == "alert_rules":
+            try:
+                return parse_alert_rules(value)
+            except ValueError as exc:
+                raise SettingsError(f"Setting alert_rules: {exc}") from None
+        if name in ("alert_p_value", "alert_revenue_minimum"):
+            number = float(str(value).strip())
+            if not (0 < number < 1 if name == "alert_p_value" else 0 <= number < 1e15):
+                raise SettingsError(f"Setting {name} is {value!r}; give "
+                                    + ("a probability between 0 and 1, e.g. 0.001." if name == "alert_p_value"
+                                       else "an amount of at least 0 in the reporting currency."))
+            return number
         return str(value).strip()
     except (TypeError, ValueError, KeyError):
         raise SettingsError(f"Setting {name} has the value {value!r}, which is not a valid {name.replace('_', ' ')}.") from None
@@ -126,9 +176,12 @@ def _validate(settings: Settings) -> Settings:
     if not settings.public_url.startswith(("http://", "https://")):
         raise SettingsError(f"Setting public_url is {settings.public_url!r}; give the web app's address, "
                             "such as https://pulse.example.com.")
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", settings.alerts_at):
+        raise SettingsError(f"Setting alerts_at is {settings.alerts_at!r}; give a local time such as 07:00.")
     if settings.sign_in not in SIGN_IN_MODES:
         raise SettingsError(f"Setting sign_in is {settings.sign_in!r}; use one of: {', '.join(SIGN_IN_MODES)}.")
-    return replace(settings, currency=settings.currency.upper(), public_url=settings.public_url.rstrip("/"))
+    return replace(settings, currency=settings.currency.upper(), public_url=settings.public_url.rstrip("/"),
+                   alert_rules=settings.alert_rules or parse_alert_rules(""))
 
 
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:

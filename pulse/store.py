@@ -25,9 +25,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
@@ -35,7 +36,7 @@ import polars as pl
 from pulse.measures import local_day, local_hour
 from pulse.schema import DEVICE_TYPES, EVENT_TYPES, KEYS, SCHEMAS, TRANSACTION_KINDS, TRANSACTION_STATUSES
 from pulse import derived
-from pulse.settings import Settings
+from pulse.settings import Settings, parse_alert_rules
 
 SCHEMA_VERSION = 1
 # DuckDB memory for one load (staging, sorting, sessions); beyond it, it spills to disk.
@@ -145,6 +146,17 @@ class StoreInfo:
     last_day: Any
     rows: dict[str, int]
 
+    def last_complete_day(self, today: date) -> date | None:
+        """The last local day whose data is complete: the day before the last load (it was still
+        running when the data was taken), the data's last day when it ends earlier, and never
+        today or later. None when the store holds no activity."""
+        if self.last_day is None:
+            return None
+        zone = ZoneInfo(self.timezone)
+        loaded = self.last_load
+        load_day = loaded.replace(tzinfo=loaded.tzinfo or timezone.utc).astimezone(zone).date() if loaded else today
+        return min(load_day - timedelta(days=1), self.last_day, today - timedelta(days=1))
+
 
 def _bind(sql: str, params: list | dict | None) -> list | dict | None:
     """Named parameters the statement uses, so metrics can compose fragments and pass one
@@ -207,13 +219,18 @@ class Store:
 
     def __init__(self, path: Path | str, timezone: str = "UTC", currency: str = "USD", session_timeout: int = 30,
                  api_limits: tuple[tuple[str, int], ...] = Settings.api_limits,
-                 query_seconds: int | None = None, query_memory_mb: int | None = None):
+                 query_seconds: int | None = None, query_memory_mb: int | None = None,
+                 alert_rules: tuple[tuple[str, float | None], ...] = (), alert_p_value: float = Settings.alert_p_value,
+                 alert_revenue_minimum: float = Settings.alert_revenue_minimum):
         self.path = Path(path).resolve()
         # The settings that say how to read the store; metrics take their defaults from them.
         self.timezone = timezone
         self.currency = currency
         self.session_timeout = session_timeout
         self.api_limits = api_limits
+        self.alert_rules = alert_rules or parse_alert_rules("")
+        self.alert_p_value = alert_p_value
+        self.alert_revenue_minimum = alert_revenue_minimum
         # Limits for a shared server (the web app): each read is stopped after query_seconds,
         # and all reads together may hold query_memory_mb. None: no limit (the command line).
         self.query_seconds = query_seconds
@@ -226,7 +243,8 @@ class Store:
         """The store the settings name; `limited` (the web app) applies their query limits."""
         limits = (settings.query_seconds, settings.query_memory_mb) if limited else (None, None)
         return cls(settings.store, settings.timezone, settings.currency, settings.session_timeout, settings.api_limits,
-                   *limits)
+                   *limits, alert_rules=settings.alert_rules, alert_p_value=settings.alert_p_value,
+                   alert_revenue_minimum=settings.alert_revenue_minimum)
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from admin.db import AdminDatabaseError, AdminDB, current_revision, downgrade, h
 
 def check_round_trip(url: str) -> None:
     db = AdminDB(url)
-    assert current_revision(db.engine) == head_revision() == "0006"
+    assert current_revision(db.engine) == head_revision() == "0007"
     assert {"audit_log", "staff_accounts", "email_templates", "segments", "suppressions", "campaigns", "outbox", "schedules", "schedule_runs", "saved_views", "saved_queries", "query_runs"} <= set(
         inspect(db.engine).get_table_names())
     db.audit("ada@example.com", "user.forget", "u42")

@@ -343,13 +343,9 @@ def incomplete_from(window_days: int = 0) -> date:
     With `window_days`, that many days earlier: a cohort whose members are each followed for
     that many days is incomplete until its last member's window has passed."""
     info = cache.info()
-    zone = ZoneInfo(info.timezone)
-    today = datetime.now(zone).date()
-    loaded = info.last_load
-    first = loaded.replace(tzinfo=loaded.tzinfo or UTC).astimezone(zone).date() if loaded else today
-    if info.last_day is not None:
-        first = min(first, info.last_day + timedelta(days=1))
-    return min(first, today) - timedelta(days=window_days)
+    today = datetime.now(ZoneInfo(info.timezone)).date()
+    last = info.last_complete_day(today)
+    return (today if last is None else last + timedelta(days=1)) - timedelta(days=window_days)
 
 
 def at_least_months(q: Query, months: int) -> Query:
