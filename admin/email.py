@@ -593,6 +593,19 @@ def deliver(settings: Settings, message: EmailMessage) -> None:
         raise EmailError("The email did not reach " + ", ".join(sorted(refused)) + ".")
 
 
+def notice(settings: Settings, to: list[str], subject: str, body: str) -> EmailMessage:
+    """A plain-text message from Pulse to members of staff (an alert, a failed schedule)."""
+    name, address = sender_address(settings)
+    msg = EmailMessage()
+    msg["From"] = formataddr((name, address))
+    msg["To"] = ", ".join(to)
+    msg["Subject"] = subject
+    msg["Date"] = formatdate()
+    msg["Message-ID"] = make_msgid(domain=address.rpartition("@")[2] or None)
+    msg.set_content(body)
+    return msg
+
+
 def sender_address(settings: Settings) -> tuple[str, str]:
     """(display name, address) of the From: header."""
     name, address = parseaddr(settings.smtp_sender)

@@ -28,8 +28,6 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -41,7 +39,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from admin.db import AdminDB, utc_text
-from admin.email import EmailError, deliver, sender_address
+from admin.email import EmailError, deliver, notice
 from admin.models import AuditEntry, Schedule, ScheduleRun, StaffAccount
 from admin.workers import LIVE_WORKERS, abandoned, worker_id
 from pulse.settings import Settings
@@ -489,18 +487,12 @@ class Runner:
         return done
 
     def _mail(self, to: list[str], job: Job, staged: Path, rows: int, run_day: date) -> None:
-        name, address = sender_address(self.settings)
-        msg = EmailMessage()
-        msg["From"] = formataddr((name, address))
-        msg["To"] = ", ".join(to)
-        msg["Subject"] = f"{job.schedule}: {job.metric} {_span(job.start, job.end)}"
-        msg["Date"] = formatdate()
-        msg["Message-ID"] = make_msgid(domain=address.rpartition("@")[2] or "localhost")
         link = f"{self.settings.public_url}/{self.pages.get(job.metric, '')}?" + urlencode(
             {"range": "custom", "start": job.start.isoformat(), "end": job.end.isoformat(), "interval": job.interval,
              **{k: v for k, v in job.options.items() if k in ("country", "device_type", "plan")}})
-        msg.set_content(f"{job.schedule}: {job.metric} for {_span(job.start, job.end)} — {rows:,} rows, attached.\n\n"
-                        f"See it in Pulse: {link}\n")
+        msg = notice(self.settings, to, f"{job.schedule}: {job.metric} {_span(job.start, job.end)}",
+                     f"{job.schedule}: {job.metric} for {_span(job.start, job.end)} — {rows:,} rows, attached.\n\n"
+                     f"See it in Pulse: {link}\n")
         data, file_name = staged.read_bytes(), _file_name("{name}_{start}_{end}.{ext}", job.schedule, run_day, job.start,
                                                            job.end, job.format)
         if job.format == "csv" and len(data) > self.settings.export_gzip_mb * 1024 * 1024:
@@ -513,15 +505,10 @@ class Runner:
     def _tell_owner(self, schedule: dict, occurrence: datetime, error: str) -> None:
         if "@" not in schedule["owner"]:
             return
-        name, address = sender_address(self.settings)
-        msg = EmailMessage()
-        msg["From"] = formataddr((name, address))
-        msg["To"] = schedule["owner"]
-        msg["Subject"] = f"Scheduled export {schedule['name']} failed"
-        msg["Date"] = formatdate()
-        msg.set_content(f"The scheduled export {schedule['name']} due {utc_text(occurrence)} UTC failed "
-                        f"{len(RETRIES) + 1} times and will not be tried again:\n\n{error}\n\n"
-                        f"Run it again from the Exports page ({self.settings.public_url}/exports) once the cause is fixed.\n")
+        msg = notice(self.settings, [schedule["owner"]], f"Scheduled export {schedule['name']} failed",
+                     f"The scheduled export {schedule['name']} due {utc_text(occurrence)} UTC failed "
+                     f"{len(RETRIES) + 1} times and will not be tried again:\n\n{error}\n\n"
+                     f"Run it again from the Exports page ({self.settings.public_url}/exports) once the cause is fixed.\n")
         try:
             deliver(self.settings, msg)
         except EmailError:

@@ -221,16 +221,31 @@ def schedule_history(name: str | None, limit: int) -> None:
 @main.command()
 @click.option("--every", default=30, show_default=True, type=click.IntRange(1, 3600), help="Seconds between checks.")
 def scheduler(every: int) -> None:
-    """Run scheduled exports as they come due, until stopped (Ctrl-C)."""
+    """Run scheduled exports as they come due, and check the alerts once a day at the
+    alerts_at setting's local time (mailing their subscribers), until stopped (Ctrl-C)."""
+    from cli.alerts import due, report_mail
+
+    settings = _settings()
     with schedule_errors():
-        runner = _runner(_admin_db())
-    err.print(f"Running scheduled exports every {every} s; Ctrl-C stops.")
+        db = _admin_db()
+        runner = _runner(db)
+    err.print(f"Running scheduled exports every {every} s and the alerts daily at {settings.alerts_at} "
+              f"({settings.timezone}); Ctrl-C stops.")
     try:
         while True:
             with schedule_errors():
                 for o in runner.run_due():
                     err.print(f"{o.schedule}: {o.status}" + (f" ({o.rows:,} rows)" if o.rows is not None else
                                                              f": {o.error}"), markup=False)
+            try:
+                with schedule_errors():
+                    mailed = due(db, _store(), settings)
+            except Failure as exc:  # no data yet, a store being replaced: try again next round
+                err.print(f"The alerts were not checked: {exc}", markup=False)
+                mailed = None
+            if mailed is not None:
+                err.print(f"Checked the alerts ({len(mailed)} mail).")
+                report_mail(mailed)
             time.sleep(every)
     except KeyboardInterrupt:
         err.print("Stopped.")

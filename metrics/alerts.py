@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 from scipy.stats import poisson
 
-from metrics.base import active_days, event_scope, user_scope
+from metrics.base import active_days, event_scope
 from metrics.money import transactions_scope
 from metrics.registry import Option, metric, run
 from pulse.derived import DEVICE_BIT, NO_DEVICE_BIT
