@@ -30,7 +30,7 @@ PAGES = {
     "Product": [("overview", "dashboard"), ("activity", "query_stats"), ("retention", "event_repeat")],
     "Money": [("purchases", "shopping_cart"), ("revenue", "payments")],
     "People": [("user", "person_search")],
-    "Explore": [("explore", "explore"), ("views", "bookmarks")],
+    "Explore": [("explore", "explore"), ("views", "bookmarks"), ("annotations", "sticky_note_2")],
     "Store": [("data", "database"), ("sql", "terminal"), ("exports", "schedule_send"), ("definitions", "menu_book")],
     "Admin": [("admin_email", "mail"), ("staff", "badge"), ("audit", "policy")],
 }

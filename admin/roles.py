@@ -10,29 +10,32 @@ from __future__ import annotations
 ROLES = ("admin", "analyst", "billing", "viewer")
 
 # Pages by the name of their file in pages/ (some arrive with later issues).
-PAGES = ("overview", "activity", "retention", "purchases", "revenue", "user", "data", "explore", "views", "exports",
-         "sql", "admin_email", "staff", "audit")
+PAGES = ("overview", "activity", "retention", "purchases", "revenue", "user", "data", "explore", "views", "annotations",
+         "exports", "sql", "admin_email", "staff", "audit")
 ACTIONS = (
     "download_csv",     # a table's CSV download on a page
     "see_personal",     # emails and names unmasked
     "see_user_money",   # the user page's spending, subscriptions and payments
     "see_user_activity",  # the user page's events, sessions and hours
     "schedule_exports",
+    "annotate",         # add, edit and delete the notes on dates that time charts mark
     "send_email",
     "manage_staff",
     "erase_user",
+    "set_goals",        # add and delete the Overview's goals
 )
 
-_ANALYTICS = ("overview", "activity", "retention", "purchases", "revenue", "views")
+_ANALYTICS = ("overview", "activity", "retention", "purchases", "revenue", "views", "annotations")
 
 PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
     "admin": {"pages": frozenset(PAGES), "actions": frozenset(ACTIONS)},
     "analyst": {
         "pages": frozenset((*_ANALYTICS, "user", "data", "explore", "exports", "sql")),
-        "actions": frozenset(("download_csv", "see_personal", "see_user_money", "see_user_activity", "schedule_exports")),
+        "actions": frozenset(("download_csv", "see_personal", "see_user_money", "see_user_activity", "schedule_exports",
+                             "set_goals", "annotate")),
     },
     "billing": {
-        "pages": frozenset(("overview", "purchases", "revenue", "user", "views")),
+        "pages": frozenset(("overview", "purchases", "revenue", "user", "views", "annotations")),
         "actions": frozenset(("download_csv", "see_personal", "see_user_money")),
     },
     # Sees the analytics pages with emails and names masked; takes nothing out.

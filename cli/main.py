@@ -736,8 +736,11 @@ def audit(limit: int, actor: str | None, action: str | None, since: str | None, 
 
 # The email and schedule commands live in modules of their own; importing them adds them to `main`.
 import cli.email  # noqa: E402,F401  (after main and its helpers exist)
+import cli.goal  # noqa: E402,F401
 import cli.schedule  # noqa: E402,F401
 import cli.sql  # noqa: E402,F401
+import cli.alerts  # noqa: E402,F401
+import cli.annotate  # noqa: E402,F401
 
 if __name__ == "__main__":
     main()

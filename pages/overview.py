@@ -3,7 +3,7 @@
 import streamlit as st
 
 from metrics.overview import MONEY_KPIS
-from ui import cache, charts
+from ui import alerts, cache, charts, goals
 from ui import components as ui
 from ui import format as fmt
 from ui.filters import current_query
@@ -45,6 +45,9 @@ with ui.shows_errors():
                 f"The data covers {info.first_day} to {info.last_day}: pick a range inside it.", icon=":material/event_busy:")
         st.stop()
 
+    st.subheader("Alerts")
+    alerts.alerts_section(q)
+
     counts = {name: cache.metric(name, q) for name in PER_PERIOD}
     for column, (name, title) in zip(st.columns(2), PER_PERIOD.items()):
         with column:
@@ -58,6 +61,9 @@ with ui.shows_errors():
     ui.chart(charts.time(rolling, "date", {"dau": "DAU", "wau": "WAU", "mau": "MAU"}, y_title="Users",
                          incomplete_from=cutoff))
     ui.caption("dau_wau_mau")
+
+    st.subheader("Goals")
+    goals.goals_section(q)
 
     st.subheader("Live feed")
     ui.live_feed(q)

@@ -181,13 +181,14 @@ def test_the_migration_goes_down_cleanly(tmp_path):
 EXPECTED_PAGES = {
     "admin": set(roles.PAGES),
     "analyst": {"overview", "activity", "retention", "purchases", "revenue", "user", "data", "explore", "views",
-                "exports", "sql"},
-    "billing": {"overview", "purchases", "revenue", "user", "views"},
-    "viewer": {"overview", "activity", "retention", "purchases", "revenue", "views"},
+                "annotations", "exports", "sql"},
+    "billing": {"overview", "purchases", "revenue", "user", "views", "annotations"},
+    "viewer": {"overview", "activity", "retention", "purchases", "revenue", "views", "annotations"},
 }
 EXPECTED_ACTIONS = {
     "admin": set(roles.ACTIONS),
-    "analyst": {"download_csv", "see_personal", "see_user_money", "see_user_activity", "schedule_exports"},
+    "analyst": {"download_csv", "see_personal", "see_user_money", "see_user_activity", "schedule_exports",
+                "annotate", "set_goals"},
     "billing": {"download_csv", "see_personal", "see_user_money"},
     "viewer": set(),
 }

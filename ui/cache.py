@@ -4,12 +4,15 @@ Metric results are cached by (metric, query, store version): a published load ch
 version, so the next rerun recomputes and nobody sees stale figures. The cache holds at most
 the settings' cache_mb of frames, dropping the least recently used first. The store handle
 (with the web app's query limits) and the settings are resources shared by all sessions.
+The annotations every time chart marks are read at most every 30 seconds, and at once after
+a change made in the app.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 import polars as pl
 import streamlit as st
@@ -94,3 +97,12 @@ def _choices(version: str) -> dict[str, list[str]]:
 def filter_choices() -> dict[str, list[str]]:
     """The country, device and plan values that exist in the store, for the filter bar."""
     return _choices(store().version())
+
+
+@st.cache_data(ttl=30, max_entries=1, show_spinner=False)
+def annotations(_read: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+    """Every annotation, as `_read` (ui.annotations) reads them from the admin database. A
+    page draws several time charts: one read serves them all. A note added from the command
+    line shows within the ttl; a change on the Annotations page clears this at once
+    (`annotations.clear()`), for every session."""
+    return _read()

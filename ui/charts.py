@@ -9,6 +9,11 @@ placed in order on a discrete axis, so a day is the same day in every viewer's t
 reads as it does in the tables. A period that is not complete yet (it ends on or after
 `incomplete_from`, see ui.components.incomplete_from) is drawn dashed or lighter, and the
 chart says so above the plot.
+
+Every chart whose x axis is periods (`time`, `plan_mix`, `feature_adoption`) marks the periods
+that hold an annotation (admin.annotations: a release, a price change, an outage) with a thin
+dashed rule and a marker on top, whose hover reads the notes. The notes come from
+ui.annotations unless a caller passes its own, so no page has to fetch them.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from datetime import date
 import altair as alt
 import polars as pl
 
-from pulse.periods import period_end
+from pulse.periods import period_end, period_start
+from ui import annotations
 from ui import format as fmt
 
 TOOLTIP_FORMATS = {"count": ",", "money": ",.2f", "percent": ".1%"}
@@ -30,6 +36,7 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 ALL_USERS = "All users"
 OTHER = "Other"
 FADED = 0.4  # the opacity of what is not complete yet
+NOTE_COLOUR = "#8a6d3b"  # a muted ochre: apart from the series' colours, and quieter than them
 NOTE = {"fontSize": 11, "fontWeight": "normal", "color": "#6b6f76", "anchor": "start", "offset": 4}
 
 
@@ -101,6 +108,43 @@ def _period_x(order: list[str], flush: bool = False) -> alt.X:
                                                                   labelAlign=FLUSH if flush else "center"))
 
 
+def notes_by_period(notes: pl.DataFrame, periods: Sequence[date], interval: str) -> pl.DataFrame:
+    """The notes (columns day and note, in the order to read them) that fall in one of `periods`
+    (first days of `interval`), one row per period: its label as the axis reads it (`when`) and
+    its notes, each after its day ('2026-10-01: Release 2.4 · 2026-10-03: Outage'). A note in no
+    drawn period is left out: a chart marks only its own range."""
+    drawn = set(periods)
+    held: dict[str, list[str]] = {}
+    for day, note in notes.select("day", "note").iter_rows():
+        start = period_start(day, interval)
+        if start in drawn:
+            held.setdefault(fmt.period(start, interval), []).append(f"{day}: {note}")
+    return pl.DataFrame({"when": list(held), "notes": [" · ".join(texts) for texts in held.values()]},
+                        schema={"when": pl.String, "notes": pl.String})
+
+
+def _note_marks(x: alt.X, notes: pl.DataFrame | None, periods: Sequence[date], interval: str) -> list[alt.Chart]:
+    """Layers that mark the periods holding notes: a thin dashed rule through each, and a marker
+    on top whose hover gives the period and its notes (as text: Vega's tooltips are never
+    markup). `x` is the chart's own period axis (field `when`), so the marks share its scale.
+    Without `notes`, every annotation in the admin database."""
+    marked = notes_by_period(annotations.every() if notes is None else notes, periods, interval)
+    if marked.is_empty():
+        return []
+    at = x.copy(deep=True)
+    at.bandPosition = 0.5  # through the middle of a bar's band, not along its edge
+    base = alt.Chart(marked).encode(x=at, tooltip=[alt.Tooltip("when:N", title=fmt.label(interval)),
+                                                   alt.Tooltip("notes:N", title="Notes")])
+    rule = base.mark_rule(color=NOTE_COLOUR, strokeDash=[4, 3], strokeWidth=1)
+    marker = base.mark_point(shape="triangle-down", filled=True, size=70, color=NOTE_COLOUR, opacity=1).encode(
+        y=alt.value(0))
+    return [rule, marker]
+
+
+def _noted(chart: alt.Chart | alt.LayerChart, marks: list[alt.Chart]) -> alt.Chart | alt.LayerChart:
+    return alt.layer(chart, *marks) if marks else chart
+
+
 def time(
     frame: pl.DataFrame,
     x: str,
@@ -116,6 +160,7 @@ def time(
     height: int = 280,
     incomplete_from: date | None = None,
     narrow: bool = False,
+    notes: pl.DataFrame | None = None,
 ) -> alt.Chart | alt.LayerChart:
     """Columns of a frame over time, one colour each (`colours`, or the theme's), with a legend
     of their labels.
@@ -125,7 +170,8 @@ def time(
     side by side; the series in `below` are drawn under zero (losses, dormant users). `pick`
     names a click selection of (x, series), the series by column name, for
     ui.components.picked. Periods ending on or after `incomplete_from` are dashed (lines) or
-    lighter (bars). `narrow`: the chart takes half the page, its legend wraps sooner.
+    lighter (bars). `narrow`: the chart takes half the page, its legend wraps sooner. `notes`
+    (day, note): the annotations to mark, by default the admin database's.
     """
     labels = list(series.values())
     dated, order = _periods(fmt.plain(frame), x, interval, incomplete_from)
@@ -148,6 +194,7 @@ def time(
     # On a line, a click picks the nearest point: nobody has to hit a dot a few pixels wide.
     selection = alt.selection_point(name=pick, fields=[x, "series"], on="click", nearest=kind == "line") if pick else None
     base = alt.Chart(long).encode(**encoding)
+    marks = _note_marks(encoding["x"], notes, dated[x].to_list(), interval)
     if kind == "bar":
         if interval == "month" and not stacked and len(series) > 1:
             base = base.encode(xOffset=alt.XOffset("label:N", sort=labels))
@@ -156,7 +203,7 @@ def time(
         if selection is not None:  # a bar's users are listed below the chart: show whose they are
             chart = chart.add_params(selection).encode(opacity=alt.condition(selection, shade, alt.value(0.2)))
         note = incomplete_note(dated[x].to_list(), interval, (~dated["complete"]).to_list(), "Lighter")
-        return _with_note(chart.properties(height=height), note)
+        return _with_note(_noted(chart, marks).properties(height=height), note)
     solid = base.transform_filter("datum.complete").mark_line()
     tail = base.transform_filter("datum.dashed").mark_line(strokeDash=[5, 4])
     points = base.mark_point(filled=True, size=36).encode(
@@ -164,7 +211,7 @@ def time(
     if selection is not None:
         points = points.add_params(selection)
     note = incomplete_note(dated[x].to_list(), interval, (~dated["complete"]).to_list(), "Dashed")
-    return _with_note(alt.layer(solid, tail, points).properties(height=height), note)
+    return _with_note(alt.layer(solid, tail, points, *marks).properties(height=height), note)
 
 
 def bars(
@@ -323,21 +370,23 @@ def plan_transitions(transitions: pl.DataFrame) -> alt.LayerChart:
     return _matrix(base, "customers", "blues", "Customers", tooltip, ",", font_size=13)
 
 
-def feature_adoption(adoption: pl.DataFrame, interval: str) -> alt.Chart:
-    """One row per feature, grouped by category; one column per period; cells coloured by adoption."""
+def feature_adoption(adoption: pl.DataFrame, interval: str, notes: pl.DataFrame | None = None) -> alt.Chart | alt.LayerChart:
+    """One row per feature, grouped by category; one column per period; cells coloured by
+    adoption. `notes` (day, note): the annotations to mark, by default the admin database's."""
     periods = adoption["period"].to_list()
     order = list(dict.fromkeys(fmt.period(p, interval) for p in sorted(set(periods))))
     shown = fmt.plain(adoption).with_columns(when=pl.Series([fmt.period(p, interval) for p in periods], dtype=pl.String),
                                              shade=pl.lit(1.0))
+    x = alt.X("when:O", sort=order, title=None, axis=alt.Axis(labelAngle=-45, labelOverlap=True))
     base = alt.Chart(shown).transform_calculate(row="datum.category + ' · ' + datum.feature").encode(
-        x=alt.X("when:O", sort=order, title=None, axis=alt.Axis(labelAngle=-45, labelOverlap=True)),
-        y=alt.Y("row:N", title=None, sort=None, axis=alt.Axis(labelLimit=320, labelOverlap=False)),
+        x=x, y=alt.Y("row:N", title=None, sort=None, axis=alt.Axis(labelLimit=320, labelOverlap=False)),
     ).properties(height=alt.Step(20))
     tooltip = [alt.Tooltip("feature:N", title="Feature"), alt.Tooltip("category:N", title="Category"),
                alt.Tooltip("when:N", title=fmt.label(interval)),
                alt.Tooltip("unique_users:Q", title="Users", format=","),
                alt.Tooltip("adoption_rate:Q", title="Adoption", format=".1%")]
-    return _matrix(base, "adoption_rate", "greens", "Adoption", tooltip, None, percent=True)
+    cells = _matrix(base, "adoption_rate", "greens", "Adoption", tooltip, None, percent=True)
+    return _noted(cells, _note_marks(x, notes, sorted(set(periods)), interval))
 
 
 def weekday_hours(cells: pl.DataFrame) -> alt.Chart:
@@ -407,18 +456,22 @@ def funnel(steps: pl.DataFrame) -> alt.LayerChart:
     ).properties(height=280)
 
 
-def plan_mix(mix: pl.DataFrame, incomplete_from: date | None = None) -> alt.Chart:
-    """MRR at each month's end, stacked by plan."""
+def plan_mix(mix: pl.DataFrame, incomplete_from: date | None = None,
+             notes: pl.DataFrame | None = None) -> alt.Chart | alt.LayerChart:
+    """MRR at each month's end, stacked by plan. `notes` (day, note): the annotations to mark,
+    by default the admin database's."""
     dated, order = _periods(fmt.plain(mix).sort("month"), "month", "month", incomplete_from)
     plans = sorted(set(dated["plan"].to_list()))
+    x = _period_x(order)
     chart = alt.Chart(dated).mark_bar().encode(
-        x=_period_x(order),
+        x=x,
         y=alt.Y("mrr:Q", title=f"MRR ({fmt.currency()})", stack=True, axis=money_axis()),
         color=alt.Color("plan:N", sort=plans, legend=legend(plans, title="Plan")),
         opacity=alt.Opacity("shade:Q", scale=None, legend=None),
         tooltip=[alt.Tooltip("when_tip:N", title="Month"), alt.Tooltip("plan:N", title="Plan"),
                  alt.Tooltip("customers:Q", title="Customers", format=","), alt.Tooltip("mrr:Q", title="MRR", format=",.2f")],
-    ).properties(height=280)
+    )
     months = list(dict.fromkeys(dated["month"].to_list()))
     flags = incomplete(months, "month", incomplete_from)
-    return _with_note(chart, incomplete_note(months, "month", flags, "Lighter"))
+    noted = _noted(chart, _note_marks(x, notes, months, "month")).properties(height=280)
+    return _with_note(noted, incomplete_note(months, "month", flags, "Lighter"))

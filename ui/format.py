@@ -85,9 +85,9 @@ WHY_EMPTY.update({f"day_{n}": "not observable yet: the day has not come, or the 
 # dimension is one of them). Names the data brings (plans, features, pages) stay as they are.
 # Each page's title, by its file's name in pages/ (the navigation's, and a saved view's page).
 PAGE_TITLES = {"overview": "Overview", "activity": "Activity", "retention": "Retention", "purchases": "Purchases",
-               "revenue": "Revenue", "user": "User lookup", "views": "Views", "explore": "Explore", "data": "Data",
-               "exports": "Exports", "sql": "SQL", "definitions": "Definitions", "admin_email": "Email",
-               "staff": "Staff", "audit": "Audit log"}
+               "revenue": "Revenue", "user": "User lookup", "views": "Views", "annotations": "Annotations",
+               "explore": "Explore", "data": "Data", "exports": "Exports", "sql": "SQL", "definitions": "Definitions",
+               "admin_email": "Email", "staff": "Staff", "audit": "Audit log"}
 
 CODES = {
     "device_type": {"desktop": "Desktop", "mobile": "Mobile", "tablet": "Tablet", "other": "Other"},
@@ -107,6 +107,8 @@ CODES = {
     "type": {"email": "Email", "event": "Event", "session": "Session", "purchase": "Purchase", "refund": "Refund",
              "failed_payment": "Failed payment", "pending_payment": "Pending payment", "plan_change": "Plan change"},
     "trend": {"increasing": "Rising", "stable": "Stable", "decreasing": "Falling"},
+    "rule": {"activity_drop": "Activity drop", "revenue_drop": "Revenue drop", "failed_payment_rate": "Failed payment rate",
+             "churn_spike": "Churn spike", "error_spike": "Error spike", "traffic_surge": "Traffic surge"},
     "weekday": dict(enumerate(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"])),
     "event_type": {"page_view": "Page view", "feature_use": "Feature use", "api_call": "API call", "login": "Login",
                    "logout": "Logout", "error": "Error", "custom": "Custom"},
