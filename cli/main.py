@@ -280,6 +280,27 @@ def demo(users: int, days: int, seed: int, if_empty: bool) -> None:
         _demo_template(accounts.db)
         _demo_admin(accounts)
         _demo_schedule(accounts.db, store)
+        _demo_goal_and_notes(accounts.db, store)
+
+
+def _demo_goal_and_notes(db, store) -> None:
+    """A goal (MRR half as much again in six months) and two notes on recent dates, so the
+    demo's Overview shows a projection and its charts show marks."""
+    from admin.annotations import Annotations
+    from admin.goals import Goals
+    from metrics.goals import MEASURES
+    from metrics.overview import kpis
+    from pulse.query import make_query
+
+    goals, notes = Goals(db, MEASURES), Annotations(db)
+    last = store.info().last_day
+    if goals.all() or notes.listing().height or last is None:
+        return
+    mrr = next(float(r["value"]) for r in kpis(store, make_query(last, last)).iter_rows(named=True) if r["kpi"] == "mrr")
+    goals.add("mrr", round(mrr * 1.5, -2) or 1000, last + timedelta(days=182), "Half as much again by summer",
+              by="pulse demo", address=CLI)
+    notes.add(last - timedelta(days=19), "Release 2.4: the new onboarding", by="pulse demo", address=CLI)
+    notes.add(last - timedelta(days=9), "Price change: pro from 29 to 35 a month", by="pulse demo", address=CLI)
 
 
 def _demo_schedule(db, store) -> None:
