@@ -1,9 +1,20 @@
 """SQL for the tables the store derives from the input tables on every load.
 
 Pages read these instead of raw events wherever they give the same answer: one row per
-(user, local day), one row per session, one row per user. They are rebuilt whole inside
-the load's private copy of the store, so readers only ever see them consistent with the
-input tables they came from.
+(user, local day), one row per session, one row per user. They are computed inside the
+load's private copy of the store, so readers only ever see them consistent with the input
+tables they came from.
+
+A load recomputes only what it touched (`update`): the user-days of the (user, day) pairs
+its new events fall on; each touched user's sessions from the session a new event could
+join on (the last one starting at or before the user's earliest new event — a later event
+can only extend, merge or split what follows it); the people rows of every user with a new
+or changed row in any table. Everything else is kept, so a load costs what arrived, not the
+whole store. `build` recomputes everything (a new store, a timezone or session-timeout
+change, an erasure, `pulse rebuild`), and a test holds any sequence of loads to equal it.
+
+Events at the same instant are ordered by event_id wherever order matters (a session's entry
+page, its path), so the result does not depend on the order rows were stored in.
 """
 
 from __future__ import annotations
@@ -23,15 +34,16 @@ def _bit_case(column: str, bits: dict[str, int], default: int) -> str:
     return f"CASE {column}::VARCHAR {whens} ELSE {default} END"
 
 
-USER_DAYS = f"""
-CREATE OR REPLACE TABLE user_days AS
-SELECT user_id, day, count(*)::INTEGER AS events,
-       bit_or({_bit_case('event_type', EVENT_TYPE_BIT, 0)})::INTEGER AS event_types,
-       bit_or({_bit_case('device_type', DEVICE_BIT, NO_DEVICE_BIT)})::INTEGER AS devices
-FROM events
-GROUP BY user_id, day
-ORDER BY day, user_id
-"""
+def user_days_select(where: str = "TRUE") -> str:
+    """One row per (user, local day) with events: their count, and bit masks of the event types
+    and devices seen (`where` narrows the events first)."""
+    return f"""
+    SELECT user_id, day, count(*)::INTEGER AS events,
+           bit_or({_bit_case('event_type', EVENT_TYPE_BIT, 0)})::INTEGER AS event_types,
+           bit_or({_bit_case('device_type', DEVICE_BIT, NO_DEVICE_BIT)})::INTEGER AS devices
+    FROM events WHERE {where}
+    GROUP BY user_id, day
+    ORDER BY day, user_id"""
 
 
 def _session_steps(timeout_minutes: int, where: str) -> list[tuple[str, str]]:
@@ -43,42 +55,42 @@ def _session_steps(timeout_minutes: int, where: str) -> list[tuple[str, str]]:
     timeout = int(timeout_minutes)
     return [
         ("flags", f"""
-    SELECT rowid AS rid, user_id, ts,
-           CASE WHEN ts - lag(ts) OVER (PARTITION BY user_id ORDER BY ts, rowid) <= INTERVAL {timeout} MINUTE
+    SELECT rowid AS rid, event_id, user_id, ts,
+           CASE WHEN ts - lag(ts) OVER (PARTITION BY user_id ORDER BY ts, event_id) <= INTERVAL {timeout} MINUTE
                 THEN 0 ELSE 1 END AS starts
     FROM events WHERE {where}"""),
         ("numbers", """
-    SELECT rid, sum(starts) OVER (PARTITION BY user_id ORDER BY ts, rid
+    SELECT rid, sum(starts) OVER (PARTITION BY user_id ORDER BY ts, event_id
                                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)::INTEGER AS session_no
     FROM flags"""),
         ("numbered", """
-    SELECT e.user_id, n.session_no, e.ts, n.rid, e.day, e.event_type, e.page_path,
+    SELECT e.user_id, n.session_no, e.ts, e.event_id, e.day, e.event_type, e.page_path,
            e.device_type, e.browser, e.os, e.country_code
     FROM events e JOIN numbers n ON e.rowid = n.rid"""),
         ("pages", """
-    SELECT user_id, session_no, ts, rid, page_path,
-           lag(page_path) OVER (PARTITION BY user_id, session_no ORDER BY ts, rid) AS prev_page
+    SELECT user_id, session_no, ts, event_id, page_path,
+           lag(page_path) OVER (PARTITION BY user_id, session_no ORDER BY ts, event_id) AS prev_page
     FROM numbered WHERE event_type = 'page_view' AND page_path IS NOT NULL"""),
         ("steps", """
     SELECT user_id, session_no, page_path,
-           row_number() OVER (PARTITION BY user_id, session_no ORDER BY ts, rid) AS step
+           row_number() OVER (PARTITION BY user_id, session_no ORDER BY ts, event_id) AS step
     FROM pages WHERE prev_page IS NULL OR prev_page <> page_path"""),
         ("paths", """
     SELECT user_id, session_no, string_agg(page_path, ' > ' ORDER BY step) AS path
     FROM steps WHERE step <= 5 GROUP BY user_id, session_no"""),
         ("ends", """
-    SELECT user_id, session_no, arg_min(page_path, (ts, rid)) AS entry_page,
-           arg_max(page_path, (ts, rid)) AS exit_page, count(*)::INTEGER AS page_views
+    SELECT user_id, session_no, arg_min(page_path, (ts, event_id)) AS entry_page,
+           arg_max(page_path, (ts, event_id)) AS exit_page, count(*)::INTEGER AS page_views
     FROM pages GROUP BY user_id, session_no"""),
         ("session_rows", """
     SELECT user_id, session_no, min(ts) AS start_ts, max(ts) AS end_ts,
-           arg_min(day, (ts, rid)) AS day,
+           arg_min(day, (ts, event_id)) AS day,
            (epoch_us(max(ts)) - epoch_us(min(ts))) / 1000000.0 AS duration_s,
            count(*)::INTEGER AS events,
-           arg_min(device_type, (ts, rid)) AS device_type,
-           arg_min(browser, (ts, rid)) AS browser,
-           arg_min(os, (ts, rid)) AS os,
-           arg_min(country_code, (ts, rid)) AS country_code
+           arg_min(device_type, (ts, event_id)) AS device_type,
+           arg_min(browser, (ts, event_id)) AS browser,
+           arg_min(os, (ts, event_id)) AS os,
+           arg_min(country_code, (ts, event_id)) AS country_code
     FROM numbered GROUP BY user_id, session_no"""),
     ]
 
@@ -102,46 +114,99 @@ def sessions_select(timeout_minutes: int, where: str = "TRUE") -> str:
     return f"WITH {ctes}\n{_SESSIONS_FINAL}"
 
 
-def build_sessions(con, timeout_minutes: int) -> None:
-    """Rebuild the sessions table at load time, the same steps as sessions_select but each
-    kept as a temporary table (at 10M events about 30% faster than one statement)."""
-    for name, sql in _session_steps(timeout_minutes, "TRUE"):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
-    con.execute(f"CREATE OR REPLACE TABLE sessions AS {_SESSIONS_FINAL} ORDER BY start_ts")
-    for name, _ in _session_steps(timeout_minutes, "TRUE"):
+def _sessionise(con, timeout_minutes: int, where: str, params: dict) -> None:
+    """The sessions of the events `where` selects, into the temp table `new_sessions`: the
+    steps of sessions_select, each kept as a temporary table (at 10M events about 30% faster
+    than one statement)."""
+    steps = _session_steps(timeout_minutes, where)
+    for name, sql in steps:
+        used = {key: value for key, value in params.items() if f"${key}" in sql}
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", used or None)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE new_sessions AS {_SESSIONS_FINAL}")
+    for name, _ in steps:
         con.execute(f"DROP TABLE {name}")
 
 
-PEOPLE = f"""
-CREATE OR REPLACE TABLE people AS
-WITH seen AS (
-    SELECT user_id, min(ts) AS first_seen, max(ts) AS last_seen,
-           arg_min(country_code, ts) FILTER (WHERE country_code IS NOT NULL) AS event_country
-    FROM events GROUP BY user_id
-),
-paid AS (SELECT user_id, min(ts) AS first_txn FROM transactions GROUP BY user_id),
-subs AS (SELECT user_id, min(started_at) AS first_sub, arg_max(plan, started_at) AS sub_plan
-         FROM subscriptions GROUP BY user_id),
-ids AS (
-    SELECT user_id FROM users UNION SELECT user_id FROM seen
-    UNION SELECT user_id FROM paid UNION SELECT user_id FROM subs
-),
-joined AS (
-    SELECT ids.user_id, u.email, u.name,
-           coalesce(u.signup_at, least(seen.first_seen, paid.first_txn, subs.first_sub)) AS signup_at,
-           coalesce(u.country, seen.event_country) AS country,
-           u.timezone, u.auth_provider,
-           coalesce(u.plan, subs.sub_plan) AS plan,
-           coalesce(u.marketing_opt_in, false) AS marketing_opt_in,
-           seen.first_seen, seen.last_seen,
-           u.user_id IS NOT NULL AS in_users
-    FROM ids
-    LEFT JOIN users u USING (user_id)
-    LEFT JOIN seen USING (user_id)
-    LEFT JOIN paid USING (user_id)
-    LEFT JOIN subs USING (user_id)
-)
-SELECT *, {local_day('signup_at')} AS signup_day
-FROM joined
-ORDER BY signup_at, user_id
+def people_select(where: str = "TRUE") -> str:
+    """One row per user of any table (`where` narrows the users, as a condition on user_id):
+    the profile where the users table has one, else what the other tables say. Binds $tz."""
+    return f"""
+    WITH seen AS (
+        SELECT user_id, min(ts) AS first_seen, max(ts) AS last_seen,
+               arg_min(country_code, ts) FILTER (WHERE country_code IS NOT NULL) AS event_country
+        FROM events WHERE {where} GROUP BY user_id
+    ),
+    paid AS (SELECT user_id, min(ts) AS first_txn FROM transactions WHERE {where} GROUP BY user_id),
+    subs AS (SELECT user_id, min(started_at) AS first_sub, arg_max(plan, started_at) AS sub_plan
+             FROM subscriptions WHERE {where} GROUP BY user_id),
+    ids AS (
+        SELECT user_id FROM users WHERE {where} UNION SELECT user_id FROM seen
+        UNION SELECT user_id FROM paid UNION SELECT user_id FROM subs
+    ),
+    joined AS (
+        SELECT ids.user_id, u.email, u.name,
+               coalesce(u.signup_at, least(seen.first_seen, paid.first_txn, subs.first_sub)) AS signup_at,
+               coalesce(u.country, seen.event_country) AS country,
+               u.timezone, u.auth_provider,
+               coalesce(u.plan, subs.sub_plan) AS plan,
+               coalesce(u.marketing_opt_in, false) AS marketing_opt_in,
+               seen.first_seen, seen.last_seen,
+               u.user_id IS NOT NULL AS in_users
+        FROM ids
+        LEFT JOIN users u USING (user_id)
+        LEFT JOIN seen USING (user_id)
+        LEFT JOIN paid USING (user_id)
+        LEFT JOIN subs USING (user_id)
+    )
+    SELECT *, {local_day('signup_at')} AS signup_day
+    FROM joined
+    ORDER BY signup_at, user_id"""
+
+
+def build(con, timeout_minutes: int, tz: str) -> None:
+    """Recompute every derived table from the input tables."""
+    con.execute(f"CREATE OR REPLACE TABLE user_days AS {user_days_select()}")
+    _sessionise(con, timeout_minutes, "TRUE", {})
+    con.execute("CREATE OR REPLACE TABLE sessions AS SELECT * FROM new_sessions ORDER BY start_ts")
+    con.execute(f"CREATE OR REPLACE TABLE people AS {people_select()}", {"tz": tz})
+    con.execute("DROP TABLE new_sessions")
+
+
+# Each touched user's first new event, and where their sessions are recomputed from: the start
+# of their last session starting at or before it (else the new event itself), and how many of
+# their sessions come before that point (the recomputed ones are numbered on from there).
+_CUTS = """
+CREATE OR REPLACE TEMP TABLE cuts AS
+SELECT n.user_id,
+       coalesce(max(s.start_ts) FILTER (WHERE s.start_ts <= n.first_ts), n.first_ts) AS cut_ts,
+       coalesce(max(s.session_no) FILTER (WHERE s.start_ts <= n.first_ts), 1) - 1 AS base
+FROM (SELECT user_id, min(ts) AS first_ts FROM new_events GROUP BY user_id) n
+LEFT JOIN sessions s USING (user_id)
+GROUP BY n.user_id, n.first_ts
 """
+
+
+def update(con, timeout_minutes: int, tz: str) -> None:
+    """Recompute what a load touched, from the temp tables it filled: new_events (user_id,
+    day, ts of every event it added) and touched_users (user_id of every row it added, changed
+    or replaced, in any table)."""
+    span = con.execute("SELECT min(day), max(day), min(ts) FROM new_events").fetchone()
+    if span[0] is not None:
+        con.execute("CREATE OR REPLACE TEMP TABLE new_days AS SELECT DISTINCT user_id, day FROM new_events")
+        con.execute("DELETE FROM user_days u USING new_days n WHERE u.user_id = n.user_id AND u.day = n.day")
+        days = ("events.day BETWEEN $first AND $last AND EXISTS (SELECT 1 FROM new_days n "
+                "WHERE n.user_id = events.user_id AND n.day = events.day)")
+        con.execute(f"INSERT INTO user_days {user_days_select(days)}", {"first": span[0], "last": span[1]})
+        con.execute(_CUTS)
+        since = con.execute("SELECT min(cut_ts) FROM cuts").fetchone()[0]
+        _sessionise(con, timeout_minutes, "events.ts >= $since AND EXISTS (SELECT 1 FROM cuts c "
+                    "WHERE c.user_id = events.user_id AND events.ts >= c.cut_ts)", {"since": since})
+        con.execute("DELETE FROM sessions s USING cuts c WHERE s.user_id = c.user_id AND s.start_ts >= c.cut_ts")
+        con.execute("""INSERT INTO sessions
+                       SELECT f.* REPLACE ((f.session_no + c.base)::INTEGER AS session_no)
+                       FROM new_sessions f JOIN cuts c ON c.user_id = f.user_id ORDER BY f.start_ts""")
+        for name in ("new_days", "cuts", "new_sessions"):
+            con.execute(f"DROP TABLE {name}")
+    users = "user_id IN (SELECT user_id FROM touched_users)"
+    con.execute(f"DELETE FROM people WHERE {users}")
+    con.execute(f"INSERT INTO people {people_select(users)}", {"tz": tz})

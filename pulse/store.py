@@ -510,6 +510,7 @@ class Writer:
         self._staged: set[str] = set()
         self._seq = 0
         self._force_rebuild = False
+        self._resort = False
         self._changed = False
         # Set by an erasure: publish a fresh file rather than the copy (see _fresh_copy).
         self.rewrites = False
@@ -551,8 +552,10 @@ class Writer:
             self.con.execute(f"UPDATE {table} SET {assignments}", {"tz": self.store.timezone})
 
     def rebuild(self) -> None:
-        """Recompute the derived tables even when no rows change (after a settings change)."""
+        """Recompute the derived tables even when no rows change (after a settings change), and
+        put the input tables back in time order (late loads append their rows at the end)."""
         self._force_rebuild = True
+        self._resort = True
 
     def stage(self, table: str, frame: pl.DataFrame) -> None:
         """Queue typed rows (pulse.schema) for merging; later rows win over earlier ones."""
@@ -669,6 +672,9 @@ class Writer:
             report.duplicates += staged - unique + matched
         else:
             if matched:
+                # A changed row may move to another user: both users' people rows change.
+                con.execute(f"INSERT INTO touched_users SELECT t.user_id FROM {table} t JOIN latest l ON {join} "
+                            f"WHERE NOT ({same})")
                 con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM latest l WHERE {join} AND NOT ({same}))")
                 con.execute(f"DELETE FROM latest l WHERE EXISTS (SELECT 1 FROM {table} t WHERE {join})")
             report.duplicates += staged - unique + identical
@@ -681,27 +687,43 @@ class Writer:
             select = ", ".join(cols + [f"{sql} AS {name}" for name, sql in extra.items()])
             time_col = _TIME_COLUMN[table]
             params = {"tz": self.store.timezone} if extra else None
-            max_before = con.execute(f"SELECT max({time_col}) FROM {table}").fetchone()[0]
-            min_new = con.execute(f"SELECT min({time_col}) FROM latest").fetchone()[0]
-            con.execute(f"INSERT INTO {table} SELECT {select} FROM latest ORDER BY {time_col}", params)
-            if max_before is not None and min_new < max_before:
-                # Keep the table in time order so DuckDB's zonemaps prune date ranges.
-                con.execute(f"CREATE OR REPLACE TABLE sorted AS SELECT * FROM {table} ORDER BY {time_col}")
-                con.execute(f"DROP TABLE {table}")
-                con.execute(f"ALTER TABLE sorted RENAME TO {table}")
+            # The table stays in time order, so DuckDB's zonemaps skip what a date range does not
+            # need: new rows go after the old ones, and rows older than the newest stored one
+            # are merged with the stored rows from that instant on (the tail), not the whole table.
+            first_new = con.execute(f"SELECT min({time_col}) FROM latest").fetchone()[0]
+            tail = f"(SELECT * FROM {table} WHERE {time_col} >= $first_new)"
+            if con.execute(f"SELECT EXISTS {tail}", {"first_new": first_new}).fetchone()[0]:
+                con.execute(f"CREATE TEMP TABLE tail AS SELECT * FROM {table} WHERE {time_col} >= $first_new",
+                            {"first_new": first_new})
+                con.execute(f"DELETE FROM {table} WHERE {time_col} >= $first_new", {"first_new": first_new})
+                con.execute(f"INSERT INTO {table} SELECT * FROM (SELECT * FROM tail UNION ALL "
+                            f"SELECT {select} FROM latest) ORDER BY {time_col}", params)
+                con.execute("DROP TABLE tail")
+            else:
+                con.execute(f"INSERT INTO {table} SELECT {select} FROM latest ORDER BY {time_col}", params)
+            con.execute("INSERT INTO touched_users SELECT DISTINCT user_id FROM latest")
+            if table == "events":
+                con.execute(f"INSERT INTO new_events SELECT user_id, {local_day('ts')}, ts FROM latest",
+                            {"tz": self.store.timezone})
         con.execute("DROP TABLE latest")
         con.execute(f"DROP TABLE stage_{table}")
 
     def finish(self) -> bool:
-        """Merge everything staged, rebuild derived tables, bump the version. True if anything changed."""
+        """Merge everything staged, bring the derived tables up to date (only what the load
+        touched, unless everything must be rebuilt), bump the version. True if anything changed."""
+        self.con.execute("CREATE OR REPLACE TEMP TABLE touched_users (user_id VARCHAR)")
+        self.con.execute("CREATE OR REPLACE TEMP TABLE new_events (user_id VARCHAR, day DATE, ts TIMESTAMP)")
         for table in SCHEMAS:
             if table in self._staged:
                 self._merge(table)
         if not (self._changed or self._force_rebuild):
             return False
-        self.con.execute(derived.USER_DAYS)
-        derived.build_sessions(self.con, self.store.session_timeout)
-        self.con.execute(derived.PEOPLE, {"tz": self.store.timezone})
+        for table, column in _TIME_COLUMN.items() if self._resort else ():
+            self.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table} ORDER BY {column}")
+        if self._force_rebuild:
+            derived.build(self.con, self.store.session_timeout, self.store.timezone)
+        else:
+            derived.update(self.con, self.store.session_timeout, self.store.timezone)
         self.con.execute("UPDATE meta SET value = (value::INTEGER + 1)::VARCHAR WHERE key = 'version'")
         self.con.execute("DELETE FROM meta WHERE key = 'published_at'")
         self.con.execute("INSERT INTO meta VALUES ('published_at', ?)", [datetime.now(timezone.utc).isoformat()])
