@@ -40,6 +40,7 @@ PAGE_OPTIONS: dict[str, dict[str, str]] = {
     "retention": {"periods": "8"},
     "retention_by": {"dimension": "plan"},
     "user_search": {"text": "an"},
+    "events_list": {"limit": "100"},  # the Activity page shows a page of 100; an export streams every row
 }
 
 

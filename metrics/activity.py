@@ -26,8 +26,10 @@ ENGAGEMENT_DAYS = 7
 def active_users(store, q: Query) -> pl.DataFrame:
     """Distinct users with at least one event, per period."""
     days, params = active_days(q)
+    # active_days has one row per user and day: a day's rows are already its distinct users.
+    users = "count(*)" if q.interval == "day" else "count(DISTINCT user_id)"
     out = store.fetch(
-        f"SELECT {trunc_sql('day', q.interval)} AS period, count(DISTINCT user_id) AS active_users "
+        f"SELECT {trunc_sql('day', q.interval)} AS period, {users} AS active_users "
         f"FROM {days} GROUP BY ALL",
         {**params, "start": q.range_start, "end": q.range_end},
     )

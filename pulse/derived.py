@@ -19,6 +19,8 @@ page, its path), so the result does not depend on the order rows were stored in.
 
 from __future__ import annotations
 
+import polars as pl
+
 from pulse.measures import local_day
 from pulse.schema import DEVICE_TYPES, EVENT_TYPES
 
@@ -44,6 +46,11 @@ def user_days_select(where: str = "TRUE") -> str:
     FROM events WHERE {where}
     GROUP BY user_id, day
     ORDER BY day, user_id"""
+
+
+def duration_sql(start: str, end: str) -> str:
+    """SQL for a session's length in seconds, to the microsecond."""
+    return f"(epoch_us({end}) - epoch_us({start})) / 1000000.0"
 
 
 def _session_steps(timeout_minutes: int, where: str) -> list[tuple[str, str]]:
@@ -82,10 +89,10 @@ def _session_steps(timeout_minutes: int, where: str) -> list[tuple[str, str]]:
     SELECT user_id, session_no, arg_min(page_path, (ts, event_id)) AS entry_page,
            arg_max(page_path, (ts, event_id)) AS exit_page, count(*)::INTEGER AS page_views
     FROM pages GROUP BY user_id, session_no"""),
-        ("session_rows", """
+        ("session_rows", f"""
     SELECT user_id, session_no, min(ts) AS start_ts, max(ts) AS end_ts,
            arg_min(day, (ts, event_id)) AS day,
-           (epoch_us(max(ts)) - epoch_us(min(ts))) / 1000000.0 AS duration_s,
+           {duration_sql('min(ts)', 'max(ts)')} AS duration_s,
            count(*)::INTEGER AS events,
            arg_min(device_type, (ts, event_id)) AS device_type,
            arg_min(browser, (ts, event_id)) AS browser,
@@ -114,17 +121,72 @@ def sessions_select(timeout_minutes: int, where: str = "TRUE") -> str:
     return f"WITH {ctes}\n{_SESSIONS_FINAL}"
 
 
+# The sessions table's columns, as sessions_select returns them.
+SESSION_COLUMNS = {
+    "user_id": "VARCHAR", "session_no": "INTEGER", "start_ts": "TIMESTAMP", "end_ts": "TIMESTAMP", "day": "DATE",
+    "duration_s": "DOUBLE", "events": "INTEGER", "device_type": "device_type", "browser": "VARCHAR", "os": "VARCHAR",
+    "country_code": "VARCHAR", "entry_page": "VARCHAR", "exit_page": "VARCHAR", "page_views": "INTEGER", "path": "VARCHAR",
+}
+# Events sessionised at once in memory: about 1 GB of polars frames at this size.
+BUCKET_EVENTS = 1_500_000
+_BUCKET_COLUMNS = ("user_id, ts, event_id, day, event_type::VARCHAR AS event_type, page_path, "
+                   "device_type::VARCHAR AS device_type, browser, os, country_code")
+
+
+def sessions_of(events: pl.DataFrame, timeout_minutes: int) -> pl.DataFrame:
+    """The sessions of `events` (every event of each user in it from some instant on), exactly
+    as sessions_select computes them, in polars: one sort by (user, time, event_id), then
+    passes that each read the rows once. At 10M events about 4x faster than the SQL windows,
+    which sort the rows again for every window. Like DuckDB's arg_min, a session's device,
+    browser, os and country are those of its first event that has one."""
+    limit = timeout_minutes * 60_000_000
+    rows = events.sort(["user_id", "ts", "event_id"])
+    starts = (pl.col("user_id") != pl.col("user_id").shift()) | (
+        (pl.col("ts") - pl.col("ts").shift()).dt.total_microseconds() > limit)
+    rows = rows.with_columns(sid=starts.fill_null(True).cum_sum())
+    rows = rows.with_columns(session_no=(pl.col("sid") - pl.col("sid").min().over("user_id") + 1).cast(pl.Int32))
+    sessions = rows.group_by("sid", maintain_order=True).agg(
+        pl.col("user_id").first(), pl.col("session_no").first(),
+        pl.col("ts").first().alias("start_ts"), pl.col("ts").last().alias("end_ts"), pl.col("day").first(),
+        pl.lit(None, pl.Float64).alias("duration_s"),  # in SQL, as sessions_select: the same rounding
+        pl.len().cast(pl.Int32).alias("events"),
+        *(pl.col(c).drop_nulls().first() for c in ("device_type", "browser", "os", "country_code")))
+    pages = rows.filter((pl.col("event_type") == "page_view") & pl.col("page_path").is_not_null()).select("sid", "page_path")
+    ends = pages.group_by("sid", maintain_order=True).agg(
+        pl.col("page_path").first().alias("entry_page"), pl.col("page_path").last().alias("exit_page"),
+        pl.len().cast(pl.Int32).alias("page_views"))
+    moved = (pl.col("sid") != pl.col("sid").shift()) | (pl.col("page_path") != pl.col("page_path").shift())
+    paths = pages.filter(moved.fill_null(True)).group_by("sid", maintain_order=True).agg(
+        pl.col("page_path").head(5).str.join(" > ").alias("path"))
+    return (sessions.join(ends, on="sid", how="left", maintain_order="left")
+            .join(paths, on="sid", how="left", maintain_order="left")
+            .with_columns(pl.col("page_views").fill_null(0))
+            .select(list(SESSION_COLUMNS)))
+
+
 def _sessionise(con, timeout_minutes: int, where: str, params: dict) -> None:
-    """The sessions of the events `where` selects, into the temp table `new_sessions`: the
-    steps of sessions_select, each kept as a temporary table (at 10M events about 30% faster
-    than one statement)."""
-    steps = _session_steps(timeout_minutes, where)
-    for name, sql in steps:
-        used = {key: value for key, value in params.items() if f"${key}" in sql}
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", used or None)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE new_sessions AS {_SESSIONS_FINAL}")
-    for name, _ in steps:
-        con.execute(f"DROP TABLE {name}")
+    """The sessions of the events `where` selects, into the temp table `new_sessions`, a
+    bucket of users at a time so memory stays bounded whatever the store's size."""
+    used = {key: value for key, value in params.items() if f"${key}" in where} or None
+    columns = ", ".join(f"{name} {kind}" for name, kind in SESSION_COLUMNS.items())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE new_sessions ({columns})")
+    total = con.execute(f"SELECT count(*) FROM events WHERE {where}", used).fetchall()[0][0]
+    buckets = max(1, -(-total // BUCKET_EVENTS))
+    source = f"(SELECT {_BUCKET_COLUMNS} FROM events WHERE {where})"
+    if buckets > 1:  # one pass tags each event with its user's bucket; each bucket is then a range
+        con.execute(f"CREATE OR REPLACE TEMP TABLE bucketed AS SELECT *, hash(user_id) % {buckets} AS bucket "
+                    f"FROM {source} ORDER BY bucket", used)
+        source, used = "bucketed", None
+    for bucket in range(buckets):
+        only = f"WHERE bucket = {bucket}" if buckets > 1 else ""
+        frame = con.sql(f"SELECT * EXCLUDE (bucket) FROM {source} {only}" if buckets > 1 else
+                        f"SELECT * FROM {source}", params=used).pl()
+        con.register("bucket_sessions", sessions_of(frame, timeout_minutes))
+        con.execute(f"INSERT INTO new_sessions SELECT * REPLACE ({duration_sql('start_ts', 'end_ts')} AS duration_s) "
+                    "FROM bucket_sessions")
+        con.unregister("bucket_sessions")
+    if buckets > 1:
+        con.execute("DROP TABLE bucketed")
 
 
 def people_select(where: str = "TRUE") -> str:
@@ -190,7 +252,7 @@ def update(con, timeout_minutes: int, tz: str) -> None:
     """Recompute what a load touched, from the temp tables it filled: new_events (user_id,
     day, ts of every event it added) and touched_users (user_id of every row it added, changed
     or replaced, in any table)."""
-    span = con.execute("SELECT min(day), max(day), min(ts) FROM new_events").fetchone()
+    span = con.execute("SELECT min(day), max(day), min(ts) FROM new_events").fetchall()[0]
     if span[0] is not None:
         con.execute("CREATE OR REPLACE TEMP TABLE new_days AS SELECT DISTINCT user_id, day FROM new_events")
         con.execute("DELETE FROM user_days u USING new_days n WHERE u.user_id = n.user_id AND u.day = n.day")
@@ -198,7 +260,7 @@ def update(con, timeout_minutes: int, tz: str) -> None:
                 "WHERE n.user_id = events.user_id AND n.day = events.day)")
         con.execute(f"INSERT INTO user_days {user_days_select(days)}", {"first": span[0], "last": span[1]})
         con.execute(_CUTS)
-        since = con.execute("SELECT min(cut_ts) FROM cuts").fetchone()[0]
+        since = con.execute("SELECT min(cut_ts) FROM cuts").fetchall()[0][0]
         _sessionise(con, timeout_minutes, "events.ts >= $since AND EXISTS (SELECT 1 FROM cuts c "
                     "WHERE c.user_id = events.user_id AND events.ts >= c.cut_ts)", {"since": since})
         con.execute("DELETE FROM sessions s USING cuts c WHERE s.user_id = c.user_id AND s.start_ts >= c.cut_ts")

@@ -40,7 +40,7 @@ from pulse.settings import Settings, parse_alert_rules
 
 SCHEMA_VERSION = 1
 # DuckDB memory for one load (staging, sorting, sessions); beyond it, it spills to disk.
-LOAD_MEMORY_LIMIT = "3GB"
+LOAD_MEMORY_LIMIT = "2GB"  # with the sessionising buckets (about 1 GB) a load stays under 4 GB
 
 _ENUMS = {
     "event_type": EVENT_TYPES,
