@@ -9,6 +9,7 @@ day) in pulse.measures.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import polars as pl
@@ -84,6 +85,22 @@ def active_days(q: Query, start: str = "$start", end: str = "$end") -> tuple[str
     if event_type is not None:
         conditions.append(f"event_types & {EVENT_TYPE_BIT[event_type]} <> 0")
     return f"(SELECT user_id, day FROM user_days WHERE {' AND '.join(conditions)})", params
+
+
+# The first day any activity can have: "ever" for a user's first activity.
+SINCE = date(1, 1, 1)
+
+
+def first_active_days(q: Query) -> tuple[str, Params]:
+    """A relation (user_id, first_day) of the users whose first activity ever (after filters)
+    falls between $start and $end. Without a device or event-type filter it reads the first
+    day people keeps per user at load time instead of every user-day there is."""
+    if q.filter("device_type") is None and _event_type(q) is None:
+        users, params = user_scope(q, "user_id")
+        return f"(SELECT user_id, first_day FROM people WHERE first_day BETWEEN $start AND $end AND {users})", params
+    ever, params = active_days(q, "$since", "$end")
+    return (f"(SELECT user_id, min(day) AS first_day FROM {ever} GROUP BY user_id HAVING min(day) >= $start)",
+            {**params, "since": SINCE})
 
 
 def weekday_hours_sql(events: str) -> str:

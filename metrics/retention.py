@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from metrics.base import MONEY_DTYPE, Params, active_days
+from metrics.base import MONEY_DTYPE, SINCE, Params, active_days, first_active_days
 from metrics.money import mrr_at_sql
 from metrics.registry import EVENT_TYPE, Option, metric
 from pulse.measures import money
@@ -51,9 +51,6 @@ DIMENSIONS = {
     "auth_provider": "SELECT user_id, auth_provider AS value FROM people",
     "device_type": "SELECT user_id, CAST(device_type AS VARCHAR) AS value FROM sessions WHERE session_no = 1",
 }
-
-# The earliest day a "first activity ever" search starts from.
-SINCE = date(1, 1, 1)
 
 COUNT_SCHEMA = {"cohort": pl.Date, "period_offset": pl.Int64, "retained": pl.Int64}
 
@@ -105,9 +102,10 @@ def _cohort_counts(store, q: Query, dimension: str | None = None) -> pl.DataFram
     users, interval = _user_count(store), q.interval
     activity, params = _activity_sql(q, users)
     if q.opt("mode") == "first_time":
-        ever, _ = active_days(q, "$since", "$end")
+        firsts, first_params = first_active_days(q)
+        params = {**params, **first_params}
         members = f"""
-        firsts AS (SELECT user_id, min(day) AS first_day FROM {ever} GROUP BY user_id HAVING min(day) >= $start),
+        firsts AS {firsts},
         members AS (
             SELECT {trunc_sql('f.first_day', interval)} AS cohort, bitstring_agg(i.uid, 1, {int(users)}) AS users
             FROM firsts f JOIN ids i USING (user_id) GROUP BY ALL
@@ -251,12 +249,12 @@ def day_n_retention(store, q: Query) -> pl.DataFrame:
     the cohort day + N is after --end (not yet observable) or the cohort is empty.
     """
     days, params = active_days(q)
-    ever, ever_params = active_days(q, "$since", "$end")
+    firsts, ever_params = first_active_days(q)
     counts = ", ".join(f"count(*) FILTER (WHERE n = {n}) AS day_{n}" for n in DAY_N)
     wanted = ", ".join(str(n) for n in (0, *DAY_N))
     out = store.fetch(
         f"""
-        WITH members AS (SELECT user_id, min(day) AS cohort FROM {ever} GROUP BY user_id HAVING min(day) >= $start),
+        WITH members AS (SELECT user_id, first_day AS cohort FROM {firsts}),
         hits AS (
             SELECT m.cohort, date_diff('day', m.cohort, a.day) AS n
             FROM members m JOIN {days} a ON a.user_id = m.user_id AND date_diff('day', m.cohort, a.day) IN ({wanted})

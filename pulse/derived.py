@@ -194,7 +194,7 @@ def people_select(where: str = "TRUE") -> str:
     the profile where the users table has one, else what the other tables say. Binds $tz."""
     return f"""
     WITH seen AS (
-        SELECT user_id, min(ts) AS first_seen, max(ts) AS last_seen,
+        SELECT user_id, min(ts) AS first_seen, max(ts) AS last_seen, min(day) AS first_day, max(day) AS last_day,
                arg_min(country_code, ts) FILTER (WHERE country_code IS NOT NULL) AS event_country
         FROM events WHERE {where} GROUP BY user_id
     ),
@@ -212,7 +212,7 @@ def people_select(where: str = "TRUE") -> str:
                u.timezone, u.auth_provider,
                coalesce(u.plan, subs.sub_plan) AS plan,
                coalesce(u.marketing_opt_in, false) AS marketing_opt_in,
-               seen.first_seen, seen.last_seen,
+               seen.first_seen, seen.last_seen, seen.first_day, seen.last_day,
                u.user_id IS NOT NULL AS in_users
         FROM ids
         LEFT JOIN users u USING (user_id)

@@ -144,6 +144,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "marketing_opt_in": "True when the user agreed to campaign email.",
         "first_seen": "The user's first event (UTC).",
         "last_seen": "The user's last event (UTC).",
+        "first_day": "The local day of the user's first event (kept at load time for retention cohorts).",
+        "last_day": "The local day of the user's last event.",
         "in_users": "True when the users table has the user.",
         "signup_day": "The local day of signup_at.",
     },

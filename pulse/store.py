@@ -39,6 +39,9 @@ from pulse import derived
 from pulse.settings import Settings, parse_alert_rules
 
 SCHEMA_VERSION = 1
+# The shape of the derived tables (pulse.derived); a store whose tables have another is
+# rebuilt by its next load or `pulse rebuild` (2: people keeps each user's first and last day).
+DERIVED_VERSION = 2
 # DuckDB memory for one load (staging, sorting, sessions); beyond it, it spills to disk.
 LOAD_MEMORY_LIMIT = "2GB"  # with the sessionising buckets (about 1 GB) a load stays under 4 GB
 
@@ -145,6 +148,7 @@ class StoreInfo:
     first_day: Any
     last_day: Any
     rows: dict[str, int]
+    derived_current: bool = True  # False: the derived tables predate this Pulse (`pulse rebuild`)
 
     def last_complete_day(self, today: date) -> date | None:
         """The last local day whose data is complete: the day before the last load (it was still
@@ -347,6 +351,7 @@ class Store:
             first_day=first_day,
             last_day=last_day,
             rows=rows,
+            derived_current=meta.get("derived_version", "1") == str(DERIVED_VERSION),
         )
 
     # -- the load log ------------------------------------------------------------------------
@@ -524,6 +529,7 @@ class Writer:
             "INSERT INTO meta VALUES (?, ?)",
             [
                 ["schema_version", str(SCHEMA_VERSION)],
+                ["derived_version", str(DERIVED_VERSION)],
                 ["version", "0"],
                 ["timezone", self.store.timezone],
                 ["currency", self.store.currency],
@@ -536,11 +542,13 @@ class Writer:
         meta = dict(self.con.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("schema_version") != str(SCHEMA_VERSION):
             raise StoreError(f"The store at {self.store.path} was written by another version of Pulse (schema {meta.get('schema_version')}).")
-        settings_now = {"timezone": self.store.timezone, "currency": self.store.currency, "session_timeout": str(self.store.session_timeout)}
+        settings_now = {"timezone": self.store.timezone, "currency": self.store.currency,
+                        "session_timeout": str(self.store.session_timeout), "derived_version": str(DERIVED_VERSION)}
         for key, value in settings_now.items():
             if meta.get(key) != str(value):
-                # The derived tables depend on these settings: rebuild them with the new values.
-                self.con.execute("UPDATE meta SET value = ? WHERE key = ?", [str(value), key])
+                # The derived tables depend on these settings (and on their own shape): rebuild them.
+                self.con.execute("DELETE FROM meta WHERE key = ?", [key])
+                self.con.execute("INSERT INTO meta VALUES (?, ?)", [key, str(value)])
                 self._force_rebuild = True
         if self._force_rebuild:
             self._recompute_local_columns()

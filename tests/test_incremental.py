@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import shutil
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import polars as pl
 from conftest import frame
@@ -182,3 +182,18 @@ def test_sessionising_in_buckets_gives_the_same_sessions(tmp_path, monkeypatch):
     for table, frame in derived(many).items():
         assert_frame_equal(frame, derived(one)[table]), table
     assert derived(many)["sessions"].height > 40
+
+
+def test_a_store_from_an_older_pulse_is_rebuilt_by_its_next_load(tmp_path):
+    import duckdb
+
+    store = Store(tmp_path / "pulse.duckdb")
+    load(store, events=[ev("o1", "u", "2026-03-02 10:00", "/")])
+    con = duckdb.connect(str(store.path))  # as Pulse before people kept first and last days
+    con.execute("ALTER TABLE people DROP COLUMN first_day")
+    con.execute("DELETE FROM meta WHERE key = 'derived_version'")
+    con.close()
+    assert store.info().derived_current is False  # the app says: run pulse rebuild
+    load(store, events=[ev("o2", "u", "2026-03-05 10:00", "/")])
+    assert store.info().derived_current is True
+    assert store.fetch("SELECT first_day, last_day FROM people").rows() == [(date(2026, 3, 2), date(2026, 3, 5))]

@@ -28,10 +28,11 @@ def freshness() -> None:
         f"Last load {loaded} · {info.rows['events']:,} events · {info.rows['users']:,} users  \n"
         f"Days in {info.timezone} · money in {info.currency}"
     )
-    if (info.timezone, info.currency, info.session_timeout) != (settings.timezone, settings.currency, settings.session_timeout):
+    if not info.derived_current or (info.timezone, info.currency, info.session_timeout) != (
+            settings.timezone, settings.currency, settings.session_timeout):
         st.sidebar.warning(
-            "The store was built with other settings (timezone, currency or session timeout) "
-            "than Pulse now has; run `pulse rebuild` to apply them.", icon=":material/sync_problem:"
+            "The store was built with other settings (timezone, currency or session timeout) or by an "
+            "older Pulse than this one; run `pulse rebuild` (or load new data) to bring it up to date.", icon=":material/sync_problem:"
         )
 
 
