@@ -9,8 +9,8 @@ from ui import components as ui
 
 st.title("Annotations")
 st.caption("Notes on dates: a release, a price change, an outage. Every time chart marks the period holding a note "
-           "with a dashed line; hover the marker on top of it to read the note. A script adds one with "
-           "`pulse annotate DATE NOTE`.")
+           "with a dashed line; hover the marker on top of it to read the note. A release script can add one "
+           "from the command line: pulse annotate DATE NOTE.")
 ui.notice()
 editor = auth.allowed("annotate")
 if editor:

@@ -80,7 +80,7 @@ def alerts_section(q: Query) -> None:
         st.success(f"No alert fired on {day}: every rule is within its threshold.", icon=":material/check_circle:")
     for r in fired.iter_rows(named=True):
         driven = f"  \nDriven by: {fmt.text(drivers(r['top_contributors']))}" if r["top_contributors"] else ""
-        st.error(f"**{fmt.code('rule', r['rule'])}** · {fmt.text(r['explanation'])}{driven}",
+        st.warning(f"**{fmt.code('rule', r['rule'])}** · {fmt.text(r['explanation'])}{driven}",
                  icon=":material/notifications_active:")
     if not fired.is_empty():
         st.caption("Driven by: the country, device and plan values behind most of the change, with their share of it; "
@@ -101,7 +101,7 @@ def _subscriptions() -> None:
     mine = alerts().subscribed(who)
     chosen = st.multiselect("Email me when these fire (and when they stop)", RULES, default=sorted(mine),
                             format_func=lambda rule: fmt.code("rule", rule), key="alert_subscriptions",
-                            help="A firing is mailed once per rule and day when `pulse scheduler` checks the alerts "
+                            help="A firing is mailed once per rule and day when the scheduler checks the alerts "
                                  f"each morning at {cache.settings().alerts_at} ({cache.settings().timezone}).")
     if set(chosen) != mine and st.button("Save my alert emails", icon=":material/notifications:"):
         service = alerts()
@@ -115,8 +115,7 @@ def _subscriptions() -> None:
 def _history() -> None:
     past = alerts().history()
     if past.is_empty():
-        st.caption("No firing is recorded yet. The scheduler records each morning's check; "
-                   "`pulse alerts --notify` records one by hand.")
+        st.caption("No firing is recorded yet. The scheduler records each morning's check of the alerts.")
         return
     shown = past.with_columns(
         rule=pl.col("rule").replace_strict({rule: fmt.code("rule", rule) for rule in RULES}, default=pl.col("rule")),

@@ -127,11 +127,12 @@ def test_a_wrong_password_is_refused_and_the_right_one_opens_the_page_asked_for(
 
 @pytest.mark.parametrize(("email", "pages"), [
     ("admin@example.com", ["Overview", "Activity", "Retention", "Purchases", "Revenue", "User lookup", "Explore",
-                           "Views", "Data", "SQL", "Exports", "Definitions", "Email", "Staff", "Audit log"]),
-    ("bill@example.com", ["Overview", "Purchases", "Revenue", "User lookup", "Views", "Definitions"]),
-    ("vic@example.com", ["Overview", "Activity", "Retention", "Purchases", "Revenue", "Views", "Definitions"]),
+                           "Views", "Annotations", "Data", "SQL", "Exports", "Definitions", "Email", "Staff", "Audit log"]),
+    ("bill@example.com", ["Overview", "Purchases", "Revenue", "User lookup", "Views", "Annotations", "Definitions"]),
+    ("vic@example.com", ["Overview", "Activity", "Retention", "Purchases", "Revenue", "Views", "Annotations",
+                         "Definitions"]),
     ("de@example.com", ["Overview", "Activity", "Retention", "Purchases", "Revenue", "User lookup", "Explore", "Views",
-                        "Data", "SQL", "Exports", "Definitions"]),
+                        "Annotations", "Data", "SQL", "Exports", "Definitions"]),
 ])
 def test_each_role_sees_its_pages(browser, server, email, pages):
     page = signed_in(browser, server, email)
