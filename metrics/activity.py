@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from metrics.base import active_days, event_scope, user_scope, weekday_hours_sql
+from metrics.base import active_days, event_scope, user_scope, weekday_hours_sql, whole_days
 from metrics.registry import EVENT_TYPE, LIMIT, OFFSET, Option, metric
 from metrics.sessions import SESSION_TIMEOUT, session_rows
 from pulse.measures import local_day, mean_seconds, rate
@@ -48,7 +48,11 @@ def rolling_active(q: Query, windows: dict[str, int]) -> tuple[str, dict]:
     user-day to w target days does not scale).
     """
     widest = max(windows.values())
-    days, params = active_days(q, f"CAST($start AS DATE) - {widest - 1}", "$end")
+    # Without a device or event-type filter every user-day counts, and the next active day the
+    # load kept on each is the one a window over the user-days would find.
+    kept = whole_days(q)
+    days, params = active_days(q, f"CAST($start AS DATE) - {widest - 1}", "$end", next_day=kept)
+    following = "next_day" if kept else "lead(day) OVER (PARTITION BY user_id ORDER BY day)"
     counts = []
     for name, w in windows.items():
         counts.append(f"""
@@ -68,8 +72,7 @@ def rolling_active(q: Query, windows: dict[str, int]) -> tuple[str, dict]:
     # and any gap of `widest` days or more ends every window alike.
     sql = f"""
     WITH gaps AS (
-        SELECT day, CAST(least(coalesce(lead(day) OVER (PARTITION BY user_id ORDER BY day) - day, {widest}), {widest})
-                         AS INTEGER) AS gap
+        SELECT day, CAST(least(coalesce({following} - day, {widest}), {widest}) AS INTEGER) AS gap
         FROM {days}
     ),
     spans AS (SELECT day, gap, count(*) AS users FROM gaps GROUP BY day, gap),

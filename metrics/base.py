@@ -64,12 +64,19 @@ def event_scope(q: Query, alias: str = "events") -> tuple[str, Params]:
     return " AND ".join(conditions), params
 
 
-def active_days(q: Query, start: str = "$start", end: str = "$end") -> tuple[str, Params]:
+def whole_days(q: Query) -> bool:
+    """True when no device or event-type filter narrows which of a user's days count: every
+    user-day of the users in scope is then an active day, as the load counted it."""
+    return q.filter("device_type") is None and _event_type(q) is None
+
+
+def active_days(q: Query, start: str = "$start", end: str = "$end", next_day: bool = False) -> tuple[str, Params]:
     """A relation (user_id, day) of the days each user was active between two SQL date
     expressions, inclusive, after filters.
 
     Reads the user-day rollup; its bit masks answer a device or an event-type filter on
     their own. Only both at once needs the raw events (a mobile login must be one event).
+    `next_day` (only when whole_days(q)) adds each user's next active day, kept at load time.
     """
     device, event_type = q.filter("device_type"), _event_type(q)
     if device is not None and event_type is not None:
@@ -84,7 +91,8 @@ def active_days(q: Query, start: str = "$start", end: str = "$end") -> tuple[str
         conditions.append(f"devices & {DEVICE_BIT[device]} <> 0")
     if event_type is not None:
         conditions.append(f"event_types & {EVENT_TYPE_BIT[event_type]} <> 0")
-    return f"(SELECT user_id, day FROM user_days WHERE {' AND '.join(conditions)})", params
+    columns = "user_id, day, next_day" if next_day else "user_id, day"
+    return f"(SELECT {columns} FROM user_days WHERE {' AND '.join(conditions)})", params
 
 
 # The first day any activity can have: "ever" for a user's first activity.
@@ -95,7 +103,7 @@ def first_active_days(q: Query) -> tuple[str, Params]:
     """A relation (user_id, first_day) of the users whose first activity ever (after filters)
     falls between $start and $end. Without a device or event-type filter it reads the first
     day people keeps per user at load time instead of every user-day there is."""
-    if q.filter("device_type") is None and _event_type(q) is None:
+    if whole_days(q):
         users, params = user_scope(q, "user_id")
         return f"(SELECT user_id, first_day FROM people WHERE first_day BETWEEN $start AND $end AND {users})", params
     ever, params = active_days(q, "$since", "$end")

@@ -38,14 +38,26 @@ def _bit_case(column: str, bits: dict[str, int], default: int) -> str:
 
 def user_days_select(where: str = "TRUE") -> str:
     """One row per (user, local day) with events: their count, and bit masks of the event types
-    and devices seen (`where` narrows the events first)."""
+    and devices seen (`where` narrows the events first). next_day, the user's next active day,
+    is filled in by next_days."""
     return f"""
     SELECT user_id, day, count(*)::INTEGER AS events,
            bit_or({_bit_case('event_type', EVENT_TYPE_BIT, 0)})::INTEGER AS event_types,
-           bit_or({_bit_case('device_type', DEVICE_BIT, NO_DEVICE_BIT)})::INTEGER AS devices
+           bit_or({_bit_case('device_type', DEVICE_BIT, NO_DEVICE_BIT)})::INTEGER AS devices,
+           NULL::DATE AS next_day
     FROM events WHERE {where}
     GROUP BY user_id, day
     ORDER BY day, user_id"""
+
+
+def next_days(con, users: str = "TRUE") -> None:
+    """Each user-day's next_day, the user's next active day (for rolling active users, which
+    then need no window over user-days), for the users `users` selects (a condition on user_id)."""
+    con.execute(f"""
+    UPDATE user_days u SET next_day = n.next_day
+    FROM (SELECT user_id, day, lead(day) OVER (PARTITION BY user_id ORDER BY day) AS next_day
+          FROM user_days WHERE {users}) n
+    WHERE u.user_id = n.user_id AND u.day = n.day AND u.next_day IS DISTINCT FROM n.next_day""")
 
 
 def duration_sql(start: str, end: str) -> str:
@@ -228,6 +240,7 @@ def people_select(where: str = "TRUE") -> str:
 def build(con, timeout_minutes: int, tz: str) -> None:
     """Recompute every derived table from the input tables."""
     con.execute(f"CREATE OR REPLACE TABLE user_days AS {user_days_select()}")
+    next_days(con)
     _sessionise(con, timeout_minutes, "TRUE", {})
     con.execute("CREATE OR REPLACE TABLE sessions AS SELECT * FROM new_sessions ORDER BY start_ts")
     con.execute(f"CREATE OR REPLACE TABLE people AS {people_select()}", {"tz": tz})
@@ -259,6 +272,7 @@ def update(con, timeout_minutes: int, tz: str) -> None:
         days = ("events.day BETWEEN $first AND $last AND EXISTS (SELECT 1 FROM new_days n "
                 "WHERE n.user_id = events.user_id AND n.day = events.day)")
         con.execute(f"INSERT INTO user_days {user_days_select(days)}", {"first": span[0], "last": span[1]})
+        next_days(con, "user_id IN (SELECT user_id FROM new_days)")
         con.execute(_CUTS)
         since = con.execute("SELECT min(cut_ts) FROM cuts").fetchall()[0][0]
         _sessionise(con, timeout_minutes, "events.ts >= $since AND EXISTS (SELECT 1 FROM cuts c "

@@ -114,6 +114,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "event_types": "Bit mask of the event types the user had that day (bit i: the i-th of page_view, feature_use, "
                        "api_call, login, logout, error, custom).",
         "devices": "Bit mask of the device types that day (desktop, mobile, tablet, other; the last bit: none given).",
+        "next_day": "The user's next day with an event (empty for their latest), kept for rolling active users.",
     },
     "sessions": {
         "user_id": "The user of the session.",
