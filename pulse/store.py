@@ -667,7 +667,12 @@ class Writer:
         # The window that keeps the last copy of each key is the costliest step of a big
         # load; most loads have no repeated keys and skip it.
         dedupe = f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _seq DESC) = 1" if unique < staged else ""
-        con.execute(f"CREATE TEMP TABLE latest AS SELECT * EXCLUDE (_seq) FROM stage_{table} {dedupe}")
+        if dedupe:
+            con.execute(f"CREATE TEMP TABLE latest AS SELECT * EXCLUDE (_seq) FROM stage_{table} {dedupe}")
+            con.execute(f"DROP TABLE stage_{table}")
+        else:  # the staged rows as they are: renamed, not copied
+            con.execute(f"ALTER TABLE stage_{table} DROP COLUMN _seq")
+            con.execute(f"ALTER TABLE stage_{table} RENAME TO latest")
         join = " AND ".join(f"t.{k} = l.{k}" for k in KEYS[table])
         same = " AND ".join(f"t.{c} IS NOT DISTINCT FROM l.{c}" for c in cols)
         empty_target = con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
@@ -710,12 +715,12 @@ class Writer:
                 con.execute("DROP TABLE tail")
             else:
                 con.execute(f"INSERT INTO {table} SELECT {select} FROM latest ORDER BY {time_col}", params)
-            con.execute("INSERT INTO touched_users SELECT DISTINCT user_id FROM latest")
-            if table == "events":
-                con.execute(f"INSERT INTO new_events SELECT user_id, {local_day('ts')}, ts FROM latest",
-                            {"tz": self.store.timezone})
+            if not self._force_rebuild:  # a full rebuild needs no list of what was touched
+                con.execute("INSERT INTO touched_users SELECT DISTINCT user_id FROM latest")
+                if table == "events":
+                    con.execute(f"INSERT INTO new_events SELECT user_id, {local_day('ts')}, ts FROM latest",
+                                {"tz": self.store.timezone})
         con.execute("DROP TABLE latest")
-        con.execute(f"DROP TABLE stage_{table}")
 
     def finish(self) -> bool:
         """Merge everything staged, bring the derived tables up to date (only what the load
