@@ -137,27 +137,31 @@ def _own_admin_db_and_an_open_app(tmp_path, monkeypatch):
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def admin_db(request, tmp_path):
-    """An empty, migrated admin database: SQLite in a file, then a schema of its own on the real
+def admin_url(request, tmp_path):
+    """The URL of an empty admin database: a SQLite file, then a schema of its own on the real
     PostgreSQL (dropped afterwards)."""
     import uuid
 
     from sqlalchemy import create_engine, text
 
-    from admin.db import AdminDB
-
     if request.param == "sqlite":
-        database = AdminDB(f"sqlite:///{tmp_path / 'admin-each.db'}")
-        yield database
-        database.engine.dispose()
+        yield f"sqlite:///{tmp_path / 'admin-each.db'}"
         return
     schema = f"t_{uuid.uuid4().hex[:10]}"
     server = create_engine(POSTGRES_URL)
     with server.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
-    database = AdminDB(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
-    yield database
-    database.engine.dispose()
+    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
     with server.begin() as conn:
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     server.dispose()
+
+
+@pytest.fixture
+def admin_db(admin_url):
+    """That admin database, migrated."""
+    from admin.db import AdminDB
+
+    database = AdminDB(admin_url)
+    yield database
+    database.engine.dispose()

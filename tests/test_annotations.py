@@ -5,15 +5,13 @@ refused with one sentence; drawn on every time chart in the period holding their
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import date
 
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from conftest import POSTGRES_URL
 from polars.testing import assert_frame_equal
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from admin.annotations import AnnotationError, Annotations
 from admin.db import AdminDB
@@ -22,21 +20,9 @@ from cli.main import main
 from ui import charts
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def url(request, tmp_path):
-    """An empty admin database: a SQLite file, or a schema of its own on the PostgreSQL server."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'admin.db'}"
-        return
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    server = create_engine(POSTGRES_URL)
-    with server.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    with server.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    server.dispose()
-
+@pytest.fixture
+def url(admin_url):
+    return admin_url
 
 @pytest.fixture
 def notes(url):

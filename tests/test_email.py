@@ -5,16 +5,13 @@ resuming, and two workers on one campaign."""
 from __future__ import annotations
 
 import threading
-import uuid
 from datetime import datetime
 from decimal import Decimal
 
 import pytest
-from conftest import POSTGRES_URL
 from smtp_server import Inbox, free_port, start
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
-from admin.db import AdminDB
 from admin.email import (
     Campaigns,
     EmailError,
@@ -33,24 +30,9 @@ from pulse.settings import Settings
 KEY = b"test-key"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db(request, tmp_path):
-    if request.param == "sqlite":
-        database = AdminDB(f"sqlite:///{tmp_path / 'admin.db'}")
-        yield database
-        database.engine.dispose()
-        return
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    server = create_engine(POSTGRES_URL)
-    with server.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    database = AdminDB(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
-    yield database
-    database.engine.dispose()
-    with server.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    server.dispose()
-
+@pytest.fixture
+def db(admin_db):
+    return admin_db
 
 @pytest.fixture
 def inbox():

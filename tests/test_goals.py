@@ -15,13 +15,11 @@ The business, January to early July 2024 (UTC); the data's last complete day is 
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import date
 
 import pytest
-from conftest import POSTGRES_URL, d, open_page, q, shown
-from sqlalchemy import create_engine, text
+from conftest import d, open_page, q, shown
 
 from admin.db import AdminDB
 from admin.goals import GoalError, Goals
@@ -188,22 +186,9 @@ def test_the_chart_rows(store):
 # -- kept in the admin database ----------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db(request, tmp_path):
-    if request.param == "sqlite":
-        yield AdminDB(f"sqlite:///{tmp_path / 'admin.db'}")
-        return
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    database = AdminDB(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
-    yield database
-    database.engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
-
+@pytest.fixture
+def db(admin_db):
+    return admin_db
 
 TODAY = d("2026-11-21")
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import POSTGRES_URL
 from sqlalchemy import create_engine, select, text
 
 from admin import roles
@@ -19,24 +17,9 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 IDLE = timedelta(hours=8)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def staff(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'admin.db'}"
-        yield StaffAccounts(AdminDB(url))
-        return
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    db = AdminDB(url)
-    yield StaffAccounts(db)
-    db.engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
-
+@pytest.fixture
+def staff(admin_db):
+    return StaffAccounts(admin_db)
 
 def audit(staff: StaffAccounts) -> list[tuple[str, str, str]]:
     with staff.db.session() as session:

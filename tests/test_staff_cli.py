@@ -4,14 +4,12 @@ exact output, exit codes, and what the admin database holds afterwards."""
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import POSTGRES_URL, build_store
-from sqlalchemy import create_engine, text
+from conftest import build_store
 
 from admin.db import AdminDB
 from admin.staff import StaffAccounts, StaffError
@@ -22,22 +20,11 @@ PASSWORD = "correct horse battery"
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def env(request, tmp_path):
+@pytest.fixture
+def env(admin_url, tmp_path):
     """Settings of an isolated install: its own store, admin database and no pulse.toml."""
-    base = {"PULSE_STORE": str(tmp_path / "pulse.duckdb"), "PULSE_CONFIG": str(tmp_path / "none.toml"), "USER": "root"}
-    if request.param == "sqlite":
-        yield base | {"PULSE_ADMIN_DB": f"sqlite:///{tmp_path / 'admin.db'}"}
-        return
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    server = create_engine(POSTGRES_URL)
-    with server.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    yield base | {"PULSE_ADMIN_DB": f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"}
-    with server.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    server.dispose()
-
+    return {"PULSE_STORE": str(tmp_path / "pulse.duckdb"), "PULSE_CONFIG": str(tmp_path / "none.toml"), "USER": "root",
+            "PULSE_ADMIN_DB": admin_url}
 
 @pytest.fixture
 def accounts(env):
