@@ -25,6 +25,7 @@ from datetime import date
 import altair as alt
 import polars as pl
 
+from metrics.goals import Progress
 from pulse.periods import period_end, period_start
 from ui import annotations
 from ui import format as fmt
@@ -36,6 +37,7 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 ALL_USERS = "All users"
 OTHER = "Other"
 FADED = 0.4  # the opacity of what is not complete yet
+GOAL_LINE, GOAL_TARGET = "#1f77b4", "#c62828"  # a goal's line and its target
 NOTE_COLOUR = "#8a6d3b"  # a muted ochre: apart from the series' colours, and quieter than them
 NOTE = {"fontSize": 11, "fontWeight": "normal", "color": "#6b6f76", "anchor": "start", "offset": 4}
 
@@ -475,3 +477,35 @@ def plan_mix(mix: pl.DataFrame, incomplete_from: date | None = None,
     flags = incomplete(months, "month", incomplete_from)
     noted = _noted(chart, _note_marks(x, notes, months, "month")).properties(height=280)
     return _with_note(noted, incomplete_note(months, "month", flags, "Lighter"))
+
+
+def goal(p: Progress) -> alt.LayerChart:
+    """The recent periods as a line (the current one, incomplete, lighter), the projection dashed
+    to the due date's period inside its 80 % band, and the target as a red rule."""
+    spec = p.spec
+    frame = p.chart_frame()
+    frame = frame.with_columns(when=pl.Series([fmt.period(d, spec.interval) for d in frame["period"]], dtype=pl.String))
+    order = [fmt.period(d, spec.interval) for d in sorted(set(frame["period"].to_list()))]
+    value_format = TOOLTIP_FORMATS[spec.kind]
+    base = alt.Chart(frame).encode(
+        x=alt.X("when:O", sort=order, title=None, axis=alt.Axis(labelAngle=0, labelOverlap=True)))
+    tooltip = [alt.Tooltip("when:N", title=fmt.label(spec.interval)), alt.Tooltip("part:N", title="What"),
+               alt.Tooltip("value:Q", title=spec.label, format=value_format)]
+    axis = money_axis() if spec.kind == "money" else count_axis()
+    # One untitled axis for every layer (the card names the number), so their titles do not merge.
+    y = alt.Y("value:Q", title=None, axis=axis)
+    projected = base.transform_filter("datum.part == 'projected'")
+    band = projected.mark_area(opacity=0.15, color=GOAL_LINE).encode(
+        y=alt.Y("low:Q", title=None, axis=axis), y2="high:Q",
+        tooltip=[*tooltip, alt.Tooltip("low:Q", title="80 % interval from", format=value_format),
+                 alt.Tooltip("high:Q", title="to", format=value_format)])
+    line = projected.mark_line(strokeDash=[5, 4], color=GOAL_LINE).encode(y=y)
+    actual = base.transform_filter("datum.part == 'actual'").mark_line(point=True, color=GOAL_LINE).encode(y=y, tooltip=tooltip)
+    so_far = base.transform_filter("datum.part == 'so far'").mark_point(filled=True, color=GOAL_LINE, opacity=FADED).encode(
+        y=y, tooltip=tooltip)
+    target = alt.Chart(pl.DataFrame({"target": [p.target]})).mark_rule(color=GOAL_TARGET, strokeDash=[2, 2]).encode(
+        y=alt.Y("target:Q", title=None, axis=axis), tooltip=[alt.Tooltip("target:Q", title="Target", format=value_format)])
+    partial = [] if p.history.current_complete else [f"faint: {fmt.period(p.history.current_period, spec.interval)} so far"]
+    note = " · ".join(["Dashed: the projection in its 80 % band", *partial, "red: the target"])
+    return alt.layer(band, line, actual, so_far, target).properties(
+        height=200, title=alt.TitleParams(note, **NOTE))

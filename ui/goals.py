@@ -13,8 +13,6 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import altair as alt
-import polars as pl
 import streamlit as st
 
 from admin.db import AdminDatabaseError
@@ -34,8 +32,6 @@ STATUSES = {  # status: (badge text, colour, icon)
     "missed": ("Missed", "red", ":material/flag:"),
     "": ("No projection", "gray", ":material/help:"),
 }
-LINE = "#1f77b4"
-TARGET = "#c62828"
 
 
 def goals() -> Goals:
@@ -45,38 +41,6 @@ def goals() -> Goals:
 def figure(kind: str, value: float) -> str:
     """A goal's figure: money to the cent, a count as a whole number (a projection is a float)."""
     return fmt.money(value) if kind == "money" else fmt.number(round(value))
-
-
-def chart(p: Progress) -> alt.LayerChart:
-    """The recent periods as a line (the current one, incomplete, lighter), the projection dashed
-    to the due date's period inside its 80 % band, and the target as a red rule."""
-    spec = p.spec
-    frame = p.chart_frame()
-    frame = frame.with_columns(when=pl.Series([fmt.period(d, spec.interval) for d in frame["period"]], dtype=pl.String))
-    order = [fmt.period(d, spec.interval) for d in sorted(set(frame["period"].to_list()))]
-    value_format = charts.TOOLTIP_FORMATS[spec.kind]
-    base = alt.Chart(frame).encode(
-        x=alt.X("when:O", sort=order, title=None, axis=alt.Axis(labelAngle=0, labelOverlap=True)))
-    tooltip = [alt.Tooltip("when:N", title=fmt.label(spec.interval)), alt.Tooltip("part:N", title="What"),
-               alt.Tooltip("value:Q", title=spec.label, format=value_format)]
-    axis = charts.money_axis() if spec.kind == "money" else charts.count_axis()
-    # One untitled axis for every layer (the card names the number), so their titles do not merge.
-    y = alt.Y("value:Q", title=None, axis=axis)
-    projected = base.transform_filter("datum.part == 'projected'")
-    band = projected.mark_area(opacity=0.15, color=LINE).encode(
-        y=alt.Y("low:Q", title=None, axis=axis), y2="high:Q",
-        tooltip=[*tooltip, alt.Tooltip("low:Q", title="80 % interval from", format=value_format),
-                 alt.Tooltip("high:Q", title="to", format=value_format)])
-    line = projected.mark_line(strokeDash=[5, 4], color=LINE).encode(y=y)
-    actual = base.transform_filter("datum.part == 'actual'").mark_line(point=True, color=LINE).encode(y=y, tooltip=tooltip)
-    so_far = base.transform_filter("datum.part == 'so far'").mark_point(filled=True, color=LINE, opacity=charts.FADED).encode(
-        y=y, tooltip=tooltip)
-    target = alt.Chart(pl.DataFrame({"target": [p.target]})).mark_rule(color=TARGET, strokeDash=[2, 2]).encode(
-        y=alt.Y("target:Q", title=None, axis=axis), tooltip=[alt.Tooltip("target:Q", title="Target", format=value_format)])
-    partial = [] if p.history.current_complete else [f"faint: {fmt.period(p.history.current_period, spec.interval)} so far"]
-    note = " · ".join(["Dashed: the projection in its 80 % band", *partial, "red: the target"])
-    return alt.layer(band, line, actual, so_far, target).properties(
-        height=200, title=alt.TitleParams(note, **charts.NOTE))
 
 
 def _change(message: str, action: Callable, *args: object, **kwargs: object) -> None:
@@ -108,7 +72,7 @@ def card(goal: Goal, p: Progress, may_change: bool) -> None:
                                 f"to {figure(kind, p.projection.high)})."))
         if goal.note:
             st.caption(fmt.text(goal.note))
-        ui.chart(chart(p), key=f"goal-chart-{goal.id}")
+        ui.chart(charts.goal(p), key=f"goal-chart-{goal.id}")
         st.caption(fmt.text(p.method))
         if may_change and st.button("Delete this goal", icon=":material/delete:", key=f"goal-delete-{goal.id}"):
             _change(f"Deleted the goal for {spec.label}.", goals().delete, goal.id)
