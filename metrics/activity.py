@@ -36,7 +36,7 @@ def active_users(store, q: Query) -> pl.DataFrame:
     return fill_periods(q.periods(), out, ("active_users",))
 
 
-def rolling_active(q: Query, windows: dict[str, int]) -> tuple[str, dict]:
+def rolling_active(store, q: Query, windows: dict[str, int]) -> tuple[str, dict]:
     """SQL for (date, <name> per window): distinct users active in [d - w + 1, d] for each
     day d of the range.
 
@@ -50,7 +50,7 @@ def rolling_active(q: Query, windows: dict[str, int]) -> tuple[str, dict]:
     widest = max(windows.values())
     # Without a device or event-type filter every user-day counts, and the next active day the
     # load kept on each is the one a window over the user-days would find.
-    kept = whole_days(q)
+    kept = whole_days(store, q)
     days, params = active_days(q, f"CAST($start AS DATE) - {widest - 1}", "$end", next_day=kept)
     following = "next_day" if kept else "lead(day) OVER (PARTITION BY user_id ORDER BY day)"
     counts = []
@@ -92,7 +92,7 @@ def rolling_active(q: Query, windows: dict[str, int]) -> tuple[str, dict]:
 @metric("dau_wau_mau", ["date", "dau", "wau", "mau", "stickiness"], options=(EVENT_TYPE,), area="activity")
 def dau_wau_mau(store, q: Query) -> pl.DataFrame:
     """Per day: users active that day, in the last 7 days and in the last 30 days, and stickiness (DAU ÷ MAU)."""
-    sql, params = rolling_active(q, ROLLING)
+    sql, params = rolling_active(store, q, ROLLING)
     out = store.fetch(f"SELECT *, {rate('dau', 'mau')} AS stickiness FROM ({sql})", params)
     return out
 
@@ -206,7 +206,7 @@ ENGAGEMENT_SQL = f"100 * avg({rate('dau', 'mau')}) OVER (ORDER BY date ROWS {ENG
 @metric("engagement", ["date", "engagement_score"], options=(EVENT_TYPE,), area="activity")
 def engagement(store, q: Query) -> pl.DataFrame:
     """Per day: 100 × stickiness (DAU ÷ MAU), averaged over that day and the six before it."""
-    sql, params = rolling_active(replace(q, start=q.start - timedelta(days=ENGAGEMENT_DAYS - 1)), ROLLING)
+    sql, params = rolling_active(store, replace(q, start=q.start - timedelta(days=ENGAGEMENT_DAYS - 1)), ROLLING)
     return store.fetch(
         f"""
         SELECT date, engagement_score FROM (
@@ -234,7 +234,7 @@ ACTIVITY_KPIS = ("dau", "wau", "mau", "engagement_score", "sessions", "avg_durat
 def activity_kpis(store, q: Query) -> pl.DataFrame:
     """Averages over the range's days of DAU, WAU, MAU and engagement, and the range's sessions, average session length and bounce rate, against the previous range of equal length."""
     before = q.previous()
-    rolling, rolling_params = rolling_active(replace(q, start=before.start - timedelta(days=ENGAGEMENT_DAYS - 1)), ROLLING)
+    rolling, rolling_params = rolling_active(store, replace(q, start=before.start - timedelta(days=ENGAGEMENT_DAYS - 1)), ROLLING)
     rows, session_params = session_rows(store, q, before.start, q.end)
     daily, per_session = [], []
     for half, (first, last) in {"now": ("$k_start", "$k_end"), "before": ("$k_before_start", "$k_before_end")}.items():

@@ -64,10 +64,11 @@ def event_scope(q: Query, alias: str = "events") -> tuple[str, Params]:
     return " AND ".join(conditions), params
 
 
-def whole_days(q: Query) -> bool:
-    """True when no device or event-type filter narrows which of a user's days count: every
-    user-day of the users in scope is then an active day, as the load counted it."""
-    return q.filter("device_type") is None and _event_type(q) is None
+def whole_days(store, q: Query) -> bool:
+    """True when the load's per-user days can answer q: no device or event-type filter narrows
+    which of a user's days count (every user-day of the users in scope is an active day, as the
+    load counted it), and the store's derived tables are this Pulse's."""
+    return q.filter("device_type") is None and _event_type(q) is None and store.derived_current()
 
 
 def active_days(q: Query, start: str = "$start", end: str = "$end", next_day: bool = False) -> tuple[str, Params]:
@@ -76,7 +77,7 @@ def active_days(q: Query, start: str = "$start", end: str = "$end", next_day: bo
 
     Reads the user-day rollup; its bit masks answer a device or an event-type filter on
     their own. Only both at once needs the raw events (a mobile login must be one event).
-    `next_day` (only when whole_days(q)) adds each user's next active day, kept at load time.
+    `next_day` (only when whole_days) adds each user's next active day, kept at load time.
     """
     device, event_type = q.filter("device_type"), _event_type(q)
     if device is not None and event_type is not None:
@@ -99,11 +100,11 @@ def active_days(q: Query, start: str = "$start", end: str = "$end", next_day: bo
 SINCE = date(1, 1, 1)
 
 
-def first_active_days(q: Query) -> tuple[str, Params]:
+def first_active_days(store, q: Query) -> tuple[str, Params]:
     """A relation (user_id, first_day) of the users whose first activity ever (after filters)
     falls between $start and $end. Without a device or event-type filter it reads the first
     day people keeps per user at load time instead of every user-day there is."""
-    if whole_days(q):
+    if whole_days(store, q):
         users, params = user_scope(q, "user_id")
         return f"(SELECT user_id, first_day FROM people WHERE first_day BETWEEN $start AND $end AND {users})", params
     ever, params = active_days(q, "$since", "$end")

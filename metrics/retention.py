@@ -102,7 +102,7 @@ def _cohort_counts(store, q: Query, dimension: str | None = None) -> pl.DataFram
     users, interval = _user_count(store), q.interval
     activity, params = _activity_sql(q, users)
     if q.opt("mode") == "first_time":
-        firsts, first_params = first_active_days(q)
+        firsts, first_params = first_active_days(store, q)
         params = {**params, **first_params}
         members = f"""
         firsts AS {firsts},
@@ -249,7 +249,7 @@ def day_n_retention(store, q: Query) -> pl.DataFrame:
     the cohort day + N is after --end (not yet observable) or the cohort is empty.
     """
     days, params = active_days(q)
-    firsts, ever_params = first_active_days(q)
+    firsts, ever_params = first_active_days(store, q)
     counts = ", ".join(f"count(*) FILTER (WHERE n = {n}) AS day_{n}" for n in DAY_N)
     wanted = ", ".join(str(n) for n in (0, *DAY_N))
     out = store.fetch(

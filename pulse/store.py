@@ -241,6 +241,7 @@ class Store:
         self.query_seconds = query_seconds
         self.query_memory_mb = query_memory_mb
         self._reader: tuple[str, duckdb.DuckDBPyConnection] | None = None
+        self._derived_current: tuple[str, bool] | None = None
         self._reader_lock = threading.Lock()
 
     @classmethod
@@ -336,6 +337,16 @@ class Store:
         with self.read() as con:
             row = con.execute(sql, _bind(sql, params)).fetchone()
         return None if row is None else row[0]
+
+    def derived_current(self) -> bool:
+        """Whether the derived tables have this Pulse's shape (DERIVED_VERSION). A store built
+        by an older Pulse is read the slower way the older tables allow until its next load or
+        `pulse rebuild` brings them up to date."""
+        version = self.version()
+        if self._derived_current is None or self._derived_current[0] != version:
+            kept = self.scalar("SELECT value FROM meta WHERE key = 'derived_version'")
+            self._derived_current = (version, kept == str(DERIVED_VERSION))
+        return self._derived_current[1]
 
     def info(self) -> StoreInfo:
         with self.read() as con:

@@ -128,7 +128,7 @@ def test_a_day_maps_to_the_label_of_the_period_holding_it():
 
 
 def _note_layers(spec: dict) -> list[dict]:
-    return [layer for layer in spec.get("layer", []) if layer["mark"].get("color") == charts.NOTE_COLOUR]
+    return [layer for layer in spec.get("layer", []) if layer.get("mark", {}).get("color") == charts.NOTE_COLOUR]
 
 
 def _rows(spec: dict, layer: dict) -> list[dict]:
@@ -176,6 +176,26 @@ def test_plan_mix_and_feature_adoption_mark_notes_too():
     assert [_rows(spec, layer) for layer in _note_layers(spec)] == [[
         {"when": "Week of Sep 21", "notes": "2026-09-27: Price change"},
         {"when": "Week of Sep 28", "notes": "2026-10-01: Release 2.4 · 2026-10-03: Outage <b>2 h</b>"}]] * 2
+
+
+def test_charts_whose_periods_run_down_the_side_mark_their_rows(monkeypatch):
+    """Cohort matrices and bars by month: a marker at the start of each row holding notes."""
+    monkeypatch.setattr(charts.fmt, "currency", lambda: "USD")
+    matrix = pl.DataFrame({"cohort": [date(2026, 9, 21), date(2026, 9, 28)], "period_offset": [0, 0],
+                           "cohort_size": [4, 2], "retained": [4, 2], "rate": [1.0, 1.0]})
+    spec = charts.retention_cohorts(matrix, "week", notes=NOTES).to_dict()
+    (marker,) = _note_layers(spec)
+    assert (marker["mark"]["shape"], marker["encoding"]["x"], marker["encoding"]["y"]["field"]) == (
+        "triangle-right", {"value": -6}, "row")
+    assert [(r["row"], r["notes"]) for r in _rows(spec, marker)] == [
+        ("Week of Sep 21  ·  4 users", "2026-09-27: Price change"),
+        ("Week of Sep 28  ·  2 users", "2026-10-01: Release 2.4 · 2026-10-03: Outage <b>2 h</b>")]
+
+    months = pl.DataFrame({"value": ["2026-09-01", "2026-11-01"], "amount": [9.0, 5.0], "orders": [1, 1]})
+    spec = charts.bars(months, "amount", "value", "Net spend", values="money", periods="month", notes=NOTES).to_dict()
+    (marker,) = _note_layers(spec)
+    assert [(r["value"], r["notes"]) for r in _rows(spec, marker)] == [
+        ("Sep 2026", "2026-09-27: Price change"), ("Nov 2026", "2026-11-30: After the range")]
 
 
 def test_by_default_a_chart_marks_the_admin_databases_notes(tmp_path, monkeypatch):

@@ -184,16 +184,28 @@ def test_sessionising_in_buckets_gives_the_same_sessions(tmp_path, monkeypatch):
     assert derived(many)["sessions"].height > 40
 
 
-def test_a_store_from_an_older_pulse_is_rebuilt_by_its_next_load(tmp_path):
+def test_a_store_from_an_older_pulse_is_read_the_slower_way_until_its_next_load(tmp_path):
     import duckdb
 
+    from conftest import q
+    from metrics import registry
+
     store = Store(tmp_path / "pulse.duckdb")
-    load(store, events=[ev("o1", "u", "2026-03-02 10:00", "/")])
-    con = duckdb.connect(str(store.path))  # as Pulse before people kept first and last days
+    load(store, events=[ev("o1", "u", "2026-03-02 10:00", "/"), ev("o0", "v", "2026-03-03 10:00", "/")])
+    questions = [("dau_wau_mau", q("2026-03-01", "2026-03-04")), ("retention", q("2026-03-01", "2026-03-04")),
+                 ("day_n_retention", q("2026-03-01", "2026-03-04"))]
+    answers = [registry.run(name, store, query) for name, query in questions]
+    shutil.copyfile(store.path, tmp_path / "older.duckdb")
+    store = Store(tmp_path / "older.duckdb")
+    con = duckdb.connect(str(store.path))  # as Pulse before the load kept first, last and next days
     con.execute("ALTER TABLE people DROP COLUMN first_day")
+    con.execute("ALTER TABLE user_days DROP COLUMN next_day")
     con.execute("DELETE FROM meta WHERE key = 'derived_version'")
     con.close()
     assert store.info().derived_current is False  # the app says: run pulse rebuild
+    for (name, query), answer in zip(questions, answers):
+        assert_frame_equal(registry.run(name, store, query), answer), name
     load(store, events=[ev("o2", "u", "2026-03-05 10:00", "/")])
     assert store.info().derived_current is True
-    assert store.fetch("SELECT first_day, last_day FROM people").rows() == [(date(2026, 3, 2), date(2026, 3, 5))]
+    assert store.fetch("SELECT first_day, last_day FROM people WHERE user_id = 'u'").rows() == [
+        (date(2026, 3, 2), date(2026, 3, 5))]

@@ -143,6 +143,20 @@ def _note_marks(x: alt.X, notes: pl.DataFrame | None, periods: Sequence[date], i
     return [rule, marker]
 
 
+def _row_marks(field: str, rows: dict[date, str], notes: pl.DataFrame | None, interval: str) -> list[alt.Chart]:
+    """For a chart whose periods run down the side (cohort matrices, bars by month): a marker
+    at the start of each row (`field` holds the row's label; `rows` maps each period's first
+    day to it) whose period holds notes, the notes on hover."""
+    marked = notes_by_period(annotations.every() if notes is None else notes, list(rows), interval)
+    if marked.is_empty():
+        return []
+    labels = {fmt.period(start, interval): label for start, label in rows.items()}
+    marked = marked.with_columns(pl.col("when").replace_strict(labels, default=pl.col("when")).alias(field))
+    return [alt.Chart(marked).mark_point(shape="triangle-right", filled=True, size=70, color=NOTE_COLOUR, opacity=1)
+            .encode(y=alt.Y(f"{field}:N"), x=alt.value(-6),
+                    tooltip=[alt.Tooltip("when:N", title=fmt.label(interval)), alt.Tooltip("notes:N", title="Notes")])]
+
+
 def _noted(chart: alt.Chart | alt.LayerChart, marks: list[alt.Chart]) -> alt.Chart | alt.LayerChart:
     return alt.layer(chart, *marks) if marks else chart
 
@@ -228,11 +242,13 @@ def bars(
     step: int = 24,
     codes: str | None = None,
     periods: str | None = None,
-) -> alt.Chart:
+    notes: pl.DataFrame | None = None,
+) -> alt.Chart | alt.LayerChart:
     """Horizontal bars of one measure per category, in the frame's order or largest first;
     `details` are further count columns shown on hover. A money axis names its currency.
     `codes` names the kind of code the categories are (device_type, …), shown in words;
-    `periods` the interval of categories that are periods (their first days, as dates or text)."""
+    `periods` the interval of categories that are periods (their first days, as dates or text),
+    whose rows holding annotations (`notes`, by default the admin database's) get a marker."""
     axis_title = f"{value_title} ({fmt.currency()})" if values == "money" else value_title
     shown = fmt.plain(frame)
     if codes:
@@ -240,14 +256,18 @@ def bars(
     if periods:
         shown = shown.with_columns(pl.Series(category, [fmt.period(date.fromisoformat(str(v)), periods)
                                                         for v in shown[category]], dtype=pl.String))
-    return alt.Chart(shown).mark_bar().encode(
+    chart = alt.Chart(shown).mark_bar().encode(
         x=alt.X(f"{value}:Q", title=axis_title, axis=AXES[values]()),
         y=alt.Y(f"{category}:N", title=category_title, sort="-x" if largest_first else None,
                 axis=alt.Axis(labelLimit=220)),
         tooltip=[alt.Tooltip(f"{category}:N", title=category_title or fmt.label(category)),
                  *[alt.Tooltip(f"{c}:Q", title=fmt.label(c), format=",") for c in details],
                  alt.Tooltip(f"{value}:Q", title=value_title, format=TOOLTIP_FORMATS[values])],
-    ).properties(height=alt.Step(step))
+    )
+    if periods:
+        starts = [date.fromisoformat(str(v)) for v in frame[category]]
+        chart = _noted(chart, _row_marks(category, {d: fmt.period(d, periods) for d in starts}, notes, periods))
+    return chart.properties(height=alt.Step(step))
 
 
 def top_features(usage: pl.DataFrame, top: int) -> alt.Chart:
@@ -326,7 +346,12 @@ def _matrix(
     return cells + figures
 
 
-def retention_cohorts(matrix: pl.DataFrame, interval: str, incomplete_from: date | None = None) -> alt.LayerChart:
+def _row_labels(shown: pl.DataFrame) -> dict[date, str]:
+    return dict(zip(shown["cohort"].to_list(), shown["row"].to_list()))
+
+
+def retention_cohorts(matrix: pl.DataFrame, interval: str, incomplete_from: date | None = None,
+                      notes: pl.DataFrame | None = None) -> alt.LayerChart:
     """One row per cohort (labelled with its size), one column per offset, cells coloured by
     the rate and labelled with it as a percentage; cells of periods not over yet are pale."""
     unit = fmt.UNITS[interval].capitalize()
@@ -339,12 +364,14 @@ def retention_cohorts(matrix: pl.DataFrame, interval: str, incomplete_from: date
                alt.Tooltip("cohort_size:Q", title="Cohort size", format=","),
                alt.Tooltip("retained:Q", title="Retained", format=","), alt.Tooltip("rate:Q", title="Rate", format=".1%"),
                alt.Tooltip("state:N", title="Period")]
-    chart = _matrix(base, "rate", "blues", "Retained", tooltip, ".0%", percent=True, whole=True)
+    chart = _noted(_matrix(base, "rate", "blues", "Retained", tooltip, ".0%", percent=True, whole=True),
+                   _row_marks("row", _row_labels(shown), notes, interval))
     pale = not shown.filter(~pl.col("complete") & pl.col("rate").is_not_null()).is_empty()
     return _with_note(chart, "Pale cells: the period is incomplete, so more members may still come back" if pale else None)
 
 
-def purchase_cohorts(cohorts: pl.DataFrame, incomplete_from: date | None = None) -> alt.LayerChart:
+def purchase_cohorts(cohorts: pl.DataFrame, incomplete_from: date | None = None,
+                     notes: pl.DataFrame | None = None) -> alt.LayerChart:
     """Net revenue by first-purchase month (rows) and months since (columns), the figures written in."""
     shown, order = _cohort_rows(fmt.plain(cohorts), "month", incomplete_from, sized=False)
     base = alt.Chart(shown).encode(
@@ -356,7 +383,8 @@ def purchase_cohorts(cohorts: pl.DataFrame, incomplete_from: date | None = None)
                alt.Tooltip("buyers:Q", title="Bought that month", format=","),
                alt.Tooltip("revenue:Q", title=f"Net revenue ({fmt.currency()})", format=",.2f"),
                alt.Tooltip("state:N", title="Month")]
-    chart = _matrix(base, "revenue", "greens", f"Net revenue ({fmt.currency()})", tooltip, ",.0f")
+    chart = _noted(_matrix(base, "revenue", "greens", f"Net revenue ({fmt.currency()})", tooltip, ",.0f"),
+                   _row_marks("row", _row_labels(shown), notes, "month"))
     pale = not shown.filter(~pl.col("complete")).is_empty()
     return _with_note(chart, "Pale cells: the month is incomplete" if pale else None)
 
