@@ -153,7 +153,7 @@ def _row_marks(field: str, rows: dict[date, str], notes: pl.DataFrame | None, in
     labels = {fmt.period(start, interval): label for start, label in rows.items()}
     marked = marked.with_columns(pl.col("when").replace_strict(labels, default=pl.col("when")).alias(field))
     return [alt.Chart(marked).mark_point(shape="triangle-right", filled=True, size=70, color=NOTE_COLOUR, opacity=1)
-            .encode(y=alt.Y(f"{field}:N"), x=alt.value(-6),
+            .encode(y=alt.Y(f"{field}:N", sort=list(rows.values())), x=alt.value(-6),
                     tooltip=[alt.Tooltip("when:N", title=fmt.label(interval)), alt.Tooltip("notes:N", title="Notes")])]
 
 
@@ -256,10 +256,10 @@ def bars(
     if periods:
         shown = shown.with_columns(pl.Series(category, [fmt.period(date.fromisoformat(str(v)), periods)
                                                         for v in shown[category]], dtype=pl.String))
+    order = "-x" if largest_first else shown[category].to_list()  # the frame's order, whatever a layer adds
     chart = alt.Chart(shown).mark_bar().encode(
         x=alt.X(f"{value}:Q", title=axis_title, axis=AXES[values]()),
-        y=alt.Y(f"{category}:N", title=category_title, sort="-x" if largest_first else None,
-                axis=alt.Axis(labelLimit=220)),
+        y=alt.Y(f"{category}:N", title=category_title, sort=order, axis=alt.Axis(labelLimit=220)),
         tooltip=[alt.Tooltip(f"{category}:N", title=category_title or fmt.label(category)),
                  *[alt.Tooltip(f"{c}:Q", title=fmt.label(c), format=",") for c in details],
                  alt.Tooltip(f"{value}:Q", title=value_title, format=TOOLTIP_FORMATS[values])],
