@@ -101,6 +101,7 @@ def _subscriptions() -> None:
     mine = alerts().subscribed(who)
     chosen = st.multiselect("Email me when these fire (and when they stop)", RULES, default=sorted(mine),
                             format_func=lambda rule: fmt.code("rule", rule), key="alert_subscriptions",
+                            placeholder="None yet: pick the rules to be emailed about",
                             help="A firing is mailed once per rule and day when the scheduler checks the alerts "
                                  f"each morning at {cache.settings().alerts_at} ({cache.settings().timezone}).")
     if set(chosen) != mine and st.button("Save my alert emails", icon=":material/notifications:"):
