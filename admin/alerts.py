@@ -105,10 +105,10 @@ class Alerts:
             ("baseline", pl.Float64), ("threshold", pl.Float64), ("p_value", pl.Float64), ("explanation", pl.String),
             ("top_contributors", pl.String), ("mailed", pl.String), ("checked_utc", pl.String)])
 
-    def last_checked(self) -> datetime | None:
-        """When the rules were last checked (for the daily run of the scheduler)."""
+    def last_checked(self, day: date) -> datetime | None:
+        """When the rules were last checked for `day` (for the daily run of the scheduler)."""
         with self.db.session() as session:
-            last = session.scalars(select(func.max(AlertCheck.checked_at))).first()
+            last = session.scalars(select(func.max(AlertCheck.checked_at)).where(AlertCheck.day == day)).first()
         return last.replace(tzinfo=last.tzinfo or timezone.utc) if last else None
 
     def _fired_before(self, session, rule: str, day: date) -> bool:

@@ -17,14 +17,14 @@ from cli.main import CLI, USAGE_ERROR, Failure, _admin_db, _by, _cell, _settings
 def evaluate(store, day: date | None = None, options: dict[str, str] | None = None):
     """(the day checked, the alerts frame) for `day` (default: the store's last complete day)."""
     from metrics import registry
-    from metrics.alerts import alert_day
-    from pulse.query import make_query
+    from pulse.query import make_query, parse_date
 
-    metric = registry.get("alerts")
-    given = dict(options or {}) | ({"date": day.isoformat()} if day else {})
-    q = metric.typed(make_query(date.today(), date.today(), "day", given), store)
-    checked = alert_day(store, q)
-    return checked, metric.func(store, q.with_options(date=checked))
+    given = dict(options or {})
+    if day is None and "date" in given:  # --option date=D says the same as --date D
+        day = parse_date(given["date"], "option date")
+    checked = day or last_complete_day(store)
+    given["date"] = checked.isoformat()
+    return checked, registry.run("alerts", store, make_query(date.today(), date.today(), "day", given))
 
 
 def notify(db, settings, day: date, checks) -> list:
@@ -34,19 +34,32 @@ def notify(db, settings, day: date, checks) -> list:
     return Alerts(db).notify(day, checks, settings)
 
 
-def due(db, store, settings, now: datetime | None = None) -> list:
-    """Check and notify once a local day, at or after alerts_at: what was mailed, or None
-    when it was not time (or it had been done today)."""
+def due(db, store, settings, now: datetime | None = None) -> list | None:
+    """Check the last complete day and notify, once a local day at or after alerts_at: what
+    was mailed, or None when it is not time yet or that day was checked since alerts_at (a
+    check by hand of another day does not count)."""
     from admin.alerts import Alerts
 
     zone = ZoneInfo(settings.timezone)
     now = (now or datetime.now(timezone.utc)).astimezone(zone)
     at = datetime.combine(now.date(), time.fromisoformat(settings.alerts_at), zone)
-    last = Alerts(db).last_checked()
-    if now < at or (last is not None and last >= at):
+    if now < at:
         return None
-    day, checks = evaluate(store)
+    day = last_complete_day(store)
+    last = Alerts(db).last_checked(day)
+    if last is not None and last >= at:
+        return None
+    day, checks = evaluate(store, day)
     return notify(db, settings, day, checks)
+
+
+def last_complete_day(store) -> date:
+    """The day the alerts check when none is given (no rule is evaluated to find it)."""
+    from metrics import registry
+    from metrics.alerts import alert_day
+    from pulse.query import make_query
+
+    return alert_day(store, registry.get("alerts").typed(make_query(date.today(), date.today()), store))
 
 
 def report_mail(mailed) -> None:

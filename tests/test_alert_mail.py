@@ -120,7 +120,7 @@ def test_nobody_subscribed_nothing_sent_but_the_checks_are_kept(admin_db, inbox)
     assert alerts.notify(DAY, checks(True), smtp(inbox.port)) == []
     assert inbox.messages == []
     assert alerts.history().height == 1
-    assert alerts.last_checked() is not None
+    assert alerts.last_checked(DAY) is not None and alerts.last_checked(DAY - timedelta(days=1)) is None
 
 
 # -- `pulse alerts` -------------------------------------------------------------------------------
