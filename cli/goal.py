@@ -1,12 +1,11 @@
 """`pulse goal`: goals from the command line — set one, list them with their projection, delete one.
 
-`--by` is the goal's date here (`pulse goal add mrr 50000 --by 2027-03-31`); who sets it is
-`--owner` (default $USER), recorded as its owner and in the audit log.
+`--due` is the goal's date (`pulse goal add mrr 50000 --due 2027-03-31`); who sets it is
+`--by` (default $USER), as in every command: recorded as its owner and in the audit log.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -55,16 +54,15 @@ def goal() -> None:
 @goal.command("add")
 @click.argument("measure")
 @click.argument("target", type=float)
-@click.option("--by", "due", required=True, help="The date to reach it by, YYYY-MM-DD (after today).")
+@click.option("--due", required=True, help="The date to reach it by, YYYY-MM-DD (after today).")
 @click.option("--note", default="", help="Why this number.")
-@click.option("--owner", default=lambda: os.environ.get("USER", "unknown"), show_default="$USER",
-              help="Who sets the goal (its owner, recorded in the audit log).")
-def goal_add(measure: str, target: float, due: str, note: str, owner: str) -> None:
+@_by
+def goal_add(measure: str, target: float, due: str, note: str, actor: str) -> None:
     """Set a goal: MEASURE (mrr, paying_customers, active_users, net_revenue, new_users) at least TARGET."""
     from pulse.query import parse_date
 
     with goal_errors():
-        goal_id = _goals().add(measure, target, parse_date(due, "date --by"), note, by=owner, address=CLI,
+        goal_id = _goals().add(measure, target, parse_date(due, "date --due"), note, by=actor, address=CLI,
                                today=_today())
     out.print(f"Set goal {goal_id}: {measure} at least {target:g} by {due}.", markup=False)
 
@@ -78,7 +76,7 @@ def goal_list() -> None:
     with goal_errors():
         listed = _goals().all()
         if not listed:
-            out.print("No goals yet: `pulse goal add MEASURE TARGET --by YYYY-MM-DD`.", markup=False)
+            out.print("No goals yet: `pulse goal add MEASURE TARGET --due YYYY-MM-DD`.", markup=False)
             return
         store = _store()
         store.require()

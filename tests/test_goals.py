@@ -303,7 +303,7 @@ def pulse(env, *args):
 
 
 def test_goals_from_the_command_line(cli_env, tmp_path):
-    added = pulse(cli_env, "goal", "add", "net_revenue", "900", "--by", "2099-09-15", "--note", "Summer push")
+    added = pulse(cli_env, "goal", "add", "net_revenue", "900", "--due", "2099-09-15", "--note", "Summer push")
     assert (added.exit_code, added.stdout, added.stderr) == (0, "Set goal 1: net_revenue at least 900 by 2099-09-15.\n", "")
     listed = pulse(cli_env, "goal", "list")
     assert listed.exit_code == 0, listed.stderr
@@ -313,19 +313,19 @@ def test_goals_from_the_command_line(cli_env, tmp_path):
     assert "Data to 2024-07-03." in listed.stdout
     deleted = pulse(cli_env, "goal", "delete", "1", "--by", "ben@example.com")
     assert (deleted.exit_code, deleted.stdout) == (0, "Deleted goal 1.\n")
-    assert pulse(cli_env, "goal", "list").stdout == "No goals yet: `pulse goal add MEASURE TARGET --by YYYY-MM-DD`.\n"
+    assert pulse(cli_env, "goal", "list").stdout == "No goals yet: `pulse goal add MEASURE TARGET --due YYYY-MM-DD`.\n"
     log = AdminDB(cli_env["PULSE_ADMIN_DB"]).audit_log()
     assert log.select("actor", "action", "address").rows() == [("ben@example.com", "goal.delete", "command line"),
                                                                ("ana@example.com", "goal.add", "command line")]
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("add", "arr", "10", "--by", "2099-01-01"),
+    (("add", "arr", "10", "--due", "2099-01-01"),
      "pulse: Unknown measure 'arr'; choose one of: mrr, paying_customers, active_users, net_revenue, new_users.\n"),
-    (("add", "mrr", "0", "--by", "2099-01-01"), "pulse: The target must be a number above 0.\n"),
-    (("add", "mrr", "10", "--by", "2000-01-01"), "pulse: The due date must be after today ("),
-    (("add", "mrr", "10", "--by", "soon"), "pulse: The date --by 'soon' is not a date; use YYYY-MM-DD, e.g. 2024-03-01.\n"),
-    (("add", "mrr", "lots", "--by", "2099-01-01"), "pulse: Invalid value for 'TARGET': 'lots' is not a valid float."),
+    (("add", "mrr", "0", "--due", "2099-01-01"), "pulse: The target must be a number above 0.\n"),
+    (("add", "mrr", "10", "--due", "2000-01-01"), "pulse: The due date must be after today ("),
+    (("add", "mrr", "10", "--due", "soon"), "pulse: The date --due 'soon' is not a date; use YYYY-MM-DD, e.g. 2024-03-01.\n"),
+    (("add", "mrr", "lots", "--due", "2099-01-01"), "pulse: Invalid value for 'TARGET': 'lots' is not a valid float."),
     (("delete", "7"), "pulse: There is no goal 7.\n"),
 ])
 def test_a_wrong_goal_on_the_command_line_is_one_line_and_exit_2(cli_env, args, message):
