@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from metrics.base import active_days, event_scope
+from metrics.base import SINCE, Params, active_days, event_scope, user_scope
 from metrics.registry import Option, metric
 from pulse.measures import rate
 from pulse.periods import calendar_sql, trunc_sql
@@ -20,19 +20,32 @@ TREND_THRESHOLD_PERCENT = 10
 API_WARNING_PERCENT = 80
 
 
-def _uses(scope: str, first: str, last: str) -> str:
-    """SQL: the feature_use events (feature, day, ts, user_id, properties) on the days between
-    two SQL date expressions, after filters. Each metric reads it afresh where it needs it, so
-    every scan reads only its own columns and days."""
-    return f"""(SELECT e.event_name AS feature, e.day, e.ts, e.user_id, e.properties FROM events e
-             WHERE e.event_type = 'feature_use' AND e.event_name IS NOT NULL AND e.day BETWEEN {first} AND {last} AND {scope})"""
+def _uses(store, q: Query, first: str, last: str) -> tuple[str, Params]:
+    """SQL: the uses of features (feature, day, user_id, uses, described_at, category) on the
+    days between two SQL date expressions, after filters, one row per user, day and feature.
+
+    The load keeps exactly these rows (feature_days), so they are read from there, except
+    under a device filter (a device is a property of each use, which the rows do not keep)
+    or on a store whose derived tables predate them; then from the events, a row per use.
+    A feature's category is that of its latest use that had properties (categories below)."""
+    if q.filter("device_type") is None and store.derived_current():
+        users, params = user_scope(q, "f.user_id")
+        return (f"(SELECT f.feature, f.day, f.user_id, f.uses, f.described_at, f.category FROM feature_days f "
+                f"WHERE f.day BETWEEN {first} AND {last} AND {users})"), params
+    scope, params = event_scope(q, "e")
+    return f"""(SELECT e.event_name AS feature, e.day, e.user_id, 1 AS uses,
+                       CASE WHEN e.properties IS NOT NULL THEN e.ts END AS described_at,
+                       CASE WHEN e.properties IS NOT NULL
+                            THEN coalesce(json_extract_string(e.properties, '$.category'), '') END AS category
+                FROM events e
+                WHERE e.event_type = 'feature_use' AND e.event_name IS NOT NULL AND e.day BETWEEN {first} AND {last}
+                      AND {scope})""", params
 
 
-def _latest_category(uses: str) -> str:
-    """SQL: a feature's category, from `properties.category` of its latest use in `uses` (a
-    relation with feature, ts, properties), else Uncategorized. One JSON read per feature, not
-    one per event."""
-    return f"""(SELECT feature, coalesce(json_extract_string(arg_max(properties, ts), '$.category'), $uncategorized) AS category
+def _categories(uses: str) -> str:
+    """SQL: each feature of `uses` with the category of its latest use that had properties, else
+    Uncategorized."""
+    return f"""(SELECT feature, coalesce(nullif(arg_max(category, described_at), ''), $uncategorized) AS category
              FROM {uses} GROUP BY feature)"""
 
 
@@ -48,17 +61,17 @@ def feature_usage(store, q: Query) -> pl.DataFrame:
     """
     first, last = q.range_start, q.range_end
     before = first - timedelta(days=(last - first).days + 1)
-    scope, params = event_scope(q, "e")
+    now, params = _uses(store, q, "$start", "$end")
+    earlier, _ = _uses(store, q, "$before", "$start - 1")
     days, active_params = active_days(q, "$start", "$end")
     threshold = TREND_THRESHOLD_PERCENT
-    now, earlier = _uses(scope, "$start", "$end"), _uses(scope, "$before", "$start - 1")
     out = store.fetch(
         f"""
         WITH now AS (
-            SELECT feature, count(*) AS usage_count, count(DISTINCT user_id) AS unique_users FROM {now} GROUP BY feature
+            SELECT feature, sum(uses) AS usage_count, count(DISTINCT user_id) AS unique_users FROM {now} GROUP BY feature
         ),
-        categories AS {_latest_category(now)},
-        earlier AS (SELECT feature, count(*) AS usage_count FROM {earlier} GROUP BY feature),
+        categories AS {_categories(now)},
+        earlier AS (SELECT feature, sum(uses) AS usage_count FROM {earlier} GROUP BY feature),
         active AS (SELECT count(DISTINCT user_id) AS users FROM {days})
         SELECT now.feature, categories.category, now.usage_count, now.unique_users,
                {rate('now.unique_users', 'active.users')} AS adoption_rate,
@@ -80,17 +93,12 @@ def feature_usage(store, q: Query) -> pl.DataFrame:
 )
 def feature_adoption(store, q: Query) -> pl.DataFrame:
     """Per feature used in the range and per period: its users, and their share of that period's active users (adoption)."""
-    scope, params = event_scope(q, "e")
+    rows, params = _uses(store, q, "$start", "$end")
     days, active_params = active_days(q, "$start", "$end")
     out = store.fetch(
         f"""
-        WITH uses AS (
-            SELECT e.event_name AS feature, {trunc_sql('e.day', q.interval)} AS period, e.user_id, e.ts, e.properties
-            FROM events e
-            WHERE e.event_type = 'feature_use' AND e.event_name IS NOT NULL
-                  AND e.day BETWEEN $start AND $end AND {scope}
-        ),
-        features AS {_latest_category("uses")},
+        WITH uses AS (SELECT *, {trunc_sql('day', q.interval)} AS period FROM {rows}),
+        features AS {_categories("uses")},
         users AS (SELECT feature, period, count(DISTINCT user_id) AS unique_users FROM uses GROUP BY ALL),
         active AS (SELECT {trunc_sql('day', q.interval)} AS period, count(DISTINCT user_id) AS users FROM {days} GROUP BY ALL),
         calendar AS {calendar_sql()}
@@ -110,16 +118,15 @@ def feature_adoption(store, q: Query) -> pl.DataFrame:
 @metric("unused_features", ["feature", "last_used"], area="activity")
 def unused_features(store, q: Query) -> pl.DataFrame:
     """Features used before the range and never inside it, with the last day they were used."""
-    scope, params = event_scope(q, "e")
+    rows, params = _uses(store, q, "$since", "$end")
     return store.fetch(
         f"""
-        SELECT e.event_name AS feature, max(e.day) AS last_used FROM events e
-        WHERE e.event_type = 'feature_use' AND e.event_name IS NOT NULL AND e.day <= $end AND {scope}
-        GROUP BY e.event_name
-        HAVING max(e.day) < $start
+        SELECT feature, max(day) AS last_used FROM {rows}
+        GROUP BY feature
+        HAVING max(day) < $start
         ORDER BY feature
         """,
-        {**params, "start": q.range_start, "end": q.range_end},
+        {**params, "since": SINCE, "start": q.range_start, "end": q.range_end},
     )
 
 

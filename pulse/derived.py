@@ -1,12 +1,12 @@
 """SQL for the tables the store derives from the input tables on every load.
 
 Pages read these instead of raw events wherever they give the same answer: one row per
-(user, local day), one row per session, one row per user. They are computed inside the
+(user, local day), one per (user, day, feature used), one per session, one per user. They are computed inside the
 load's private copy of the store, so readers only ever see them consistent with the input
 tables they came from.
 
-A load recomputes only what it touched (`update`): the user-days of the (user, day) pairs
-its new events fall on; each touched user's sessions from the session a new event could
+A load recomputes only what it touched (`update`): the user-days and feature-days of the
+(user, day) pairs its new events fall on; each touched user's sessions from the session a new event could
 join on (the last one starting at or before the user's earliest new event — a later event
 can only extend, merge or split what follows it); the people rows of every user with a new
 or changed row in any table. Everything else is kept, so a load costs what arrived, not the
@@ -48,6 +48,20 @@ def user_days_select(where: str = "TRUE") -> str:
     FROM events WHERE {where}
     GROUP BY user_id, day
     ORDER BY day, user_id"""
+
+
+def feature_days_select(where: str = "TRUE") -> str:
+    """One row per (user, local day, feature used): its uses; and, for the feature's category,
+    the time of the day's latest use that carried properties (described_at) with that use's
+    `category` ('' when its properties have none; NULL when no use that day had properties)."""
+    return f"""
+    SELECT user_id, day, event_name AS feature, count(*)::INTEGER AS uses,
+           max(ts) FILTER (WHERE properties IS NOT NULL) AS described_at,
+           CASE WHEN count(properties) > 0
+                THEN coalesce(json_extract_string(arg_max(properties, ts), '$.category'), '') END AS category
+    FROM events WHERE event_type = 'feature_use' AND event_name IS NOT NULL AND {where}
+    GROUP BY user_id, day, event_name
+    ORDER BY day, user_id, feature"""
 
 
 def next_days(con, users: str = "TRUE") -> None:
@@ -241,6 +255,7 @@ def build(con, timeout_minutes: int, tz: str) -> None:
     """Recompute every derived table from the input tables."""
     con.execute(f"CREATE OR REPLACE TABLE user_days AS {user_days_select()}")
     next_days(con)
+    con.execute(f"CREATE OR REPLACE TABLE feature_days AS {feature_days_select()}")
     _sessionise(con, timeout_minutes, "TRUE", {})
     con.execute("CREATE OR REPLACE TABLE sessions AS SELECT * FROM new_sessions ORDER BY start_ts")
     con.execute(f"CREATE OR REPLACE TABLE people AS {people_select()}", {"tz": tz})
@@ -273,6 +288,8 @@ def update(con, timeout_minutes: int, tz: str) -> None:
                 "WHERE n.user_id = events.user_id AND n.day = events.day)")
         con.execute(f"INSERT INTO user_days {user_days_select(days)}", {"first": span[0], "last": span[1]})
         next_days(con, "user_id IN (SELECT user_id FROM new_days)")
+        con.execute("DELETE FROM feature_days f USING new_days n WHERE f.user_id = n.user_id AND f.day = n.day")
+        con.execute(f"INSERT INTO feature_days {feature_days_select(days)}", {"first": span[0], "last": span[1]})
         con.execute(_CUTS)
         since = con.execute("SELECT min(cut_ts) FROM cuts").fetchall()[0][0]
         _sessionise(con, timeout_minutes, "events.ts >= $since AND EXISTS (SELECT 1 FROM cuts c "

@@ -116,6 +116,14 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "devices": "Bit mask of the device types that day (desktop, mobile, tablet, other; the last bit: none given).",
         "next_day": "The user's next day with an event (empty for their latest), kept for rolling active users.",
     },
+    "feature_days": {
+        "user_id": "A user who used a feature that day.",
+        "day": "The local day.",
+        "feature": "The feature (a feature_use event's event_name).",
+        "uses": "The user's uses of it that day.",
+        "described_at": "When the day's latest use with properties happened (empty: no use that day had any).",
+        "category": "That use's properties.category ('' when its properties had none).",
+    },
     "sessions": {
         "user_id": "The user of the session.",
         "session_no": "The session's number among the user's sessions, from 1.",

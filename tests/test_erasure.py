@@ -70,7 +70,7 @@ def test_forget_removes_every_row_quarantined_row_and_byte(env, files):
 
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "Erased u1: 1 users, 2 events, 1 transactions, 1 subscriptions, 6 quarantine\n"
-    for table in ("users", "events", "transactions", "subscriptions", "user_days", "sessions", "people"):
+    for table in ("users", "events", "transactions", "subscriptions", "user_days", "feature_days", "sessions", "people"):
         assert store.scalar(f"SELECT count(*) FROM {table} WHERE user_id = 'u1'") == 0, table
     # Bo is untouched: his row, his events and his one quarantined row (u2 in late.csv).
     assert store.fetch("SELECT user_id, email FROM users").rows() == [("u2", "bo@example.com")]

@@ -15,7 +15,8 @@ from polars.testing import assert_frame_equal
 
 from pulse.store import Store
 
-KEYS = {"user_days": ["user_id", "day"], "sessions": ["user_id", "session_no"], "people": ["user_id"]}
+KEYS = {"user_days": ["user_id", "day"], "feature_days": ["user_id", "day", "feature"], "sessions": ["user_id", "session_no"],
+        "people": ["user_id"]}
 
 
 def derived(store: Store) -> dict[str, pl.DataFrame]:
@@ -43,7 +44,13 @@ def assert_same_as_rebuilt(store: Store) -> dict[str, pl.DataFrame]:
 
 
 def ev(event_id: str, user: str, ts: str, page: str | None = None, kind: str = "page_view", device: str = "desktop") -> dict:
-    return {"event_id": event_id, "user_id": user, "ts": ts, "event_type": kind, "page_path": page, "device_type": device}
+    """An event; a feature_use is of the feature named after the page, with a category, no
+    category or no properties at all, by its id."""
+    row = {"event_id": event_id, "user_id": user, "ts": ts, "event_type": kind, "page_path": page, "device_type": device}
+    if kind == "feature_use":
+        row["event_name"] = f"f{page}"
+        row["properties"] = [None, '{"category": "core"}', '{"category": "extra"}', '{"x": 1}'][sum(map(ord, event_id)) % 4]
+    return row
 
 
 def test_a_late_event_joins_two_sessions(tmp_path):
@@ -121,7 +128,7 @@ def test_twenty_seeded_random_loads_equal_one_rebuild(tmp_path):
     store = Store(tmp_path / "pulse.duckdb", session_timeout=30)
     start = datetime(2026, 3, 1)
     pages, devices, kinds = ["/", "/pricing", "/docs", "/signup", None], ["desktop", "mobile", "tablet", None], [
-        "page_view", "page_view", "feature_use", "login", "error"]
+        "page_view", "page_view", "feature_use", "feature_use", "login", "error"]
     made: list[dict] = []
     for n in range(20):
         fresh = []
@@ -209,3 +216,25 @@ def test_a_store_from_an_older_pulse_is_read_the_slower_way_until_its_next_load(
     assert store.info().derived_current is True
     assert store.fetch("SELECT first_day, last_day FROM people WHERE user_id = 'u'").rows() == [
         (date(2026, 3, 2), date(2026, 3, 5))]
+
+
+def test_the_kept_feature_days_answer_as_the_events_do(tmp_path, monkeypatch):
+    """feature_usage, feature_adoption and unused_features read feature_days; on the events
+    (a device filter, or an older store) they give the same frames."""
+    from conftest import q
+    from metrics import registry
+
+    store = Store(tmp_path / "pulse.duckdb")
+    rows = random_events(5, 700)
+    for i, row in enumerate(rows):
+        if i % 3 == 0:
+            row |= {"event_type": "feature_use", "event_name": f"f{i % 5}",
+                    "properties": [None, '{"category": "core"}', '{"category": "extra"}', '{"x": 1}'][i % 4]}
+    load(store, events=rows)
+    questions = [("feature_usage", q("2026-03-02", "2026-03-03")), ("feature_adoption", q("2026-03-01", "2026-03-03")),
+                 ("unused_features", q("2026-03-03", "2026-03-03"))]
+    kept = [registry.run(name, store, query) for name, query in questions]
+    monkeypatch.setattr(store, "derived_current", lambda: False)
+    for (name, query), frame in zip(questions, kept):
+        assert_frame_equal(registry.run(name, store, query), frame), name
+    assert kept[0].height >= 4 and set(kept[0]["category"]) == {"core", "extra", "Uncategorized"}

@@ -81,7 +81,7 @@ def test_export_of_an_unknown_user_is_a_clear_error(store):
 def test_forget_user_erases_every_row_and_logs_who_asked(store):
     hashed, removed = forget_user(store, "u1", actor="dpo@example.com")
     assert removed == {"users": 1, "events": 1, "transactions": 1, "subscriptions": 1, "quarantine": 1}
-    for table in ("users", "events", "transactions", "subscriptions", "user_days", "sessions", "people"):
+    for table in ("users", "events", "transactions", "subscriptions", "user_days", "feature_days", "sessions", "people"):
         assert store.scalar(f"SELECT count(*) FROM {table} WHERE user_id = 'u1'") == 0, table
     assert store.scalar("SELECT count(*) FROM quarantine WHERE raw LIKE '%u1%'") == 0
     # The other user is untouched, derived tables included.
