@@ -57,8 +57,9 @@ def feature_days_select(where: str = "TRUE") -> str:
     return f"""
     SELECT user_id, day, event_name AS feature, count(*)::INTEGER AS uses,
            max(ts) FILTER (WHERE properties IS NOT NULL) AS described_at,
-           CASE WHEN count(properties) > 0
-                THEN coalesce(json_extract_string(arg_max(properties, ts), '$.category'), '') END AS category
+           -- the category of each use, not its whole properties, is what the aggregate holds
+           arg_max(coalesce(json_extract_string(properties, '$.category'), ''), ts)
+               FILTER (WHERE properties IS NOT NULL) AS category
     FROM events WHERE event_type = 'feature_use' AND event_name IS NOT NULL AND {where}
     GROUP BY user_id, day, event_name
     ORDER BY day, user_id, feature"""
