@@ -16,6 +16,7 @@ each page's metrics together <= 1 s warm; a user page <= 300 ms.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 import json
 import resource
 import shutil
@@ -79,6 +80,19 @@ def default_query(store, name: str):
     return registry.get(name).typed(make_query(last - timedelta(days=29), last, "day", options))
 
 
+def fresh_and_warm(call: Callable[[], object], warm_runs: int) -> dict:
+    """Seconds of the first call, and the median of `warm_runs` calls after it (None without)."""
+    started = time.perf_counter()
+    call()
+    fresh = time.perf_counter() - started
+    warm = []
+    for _ in range(warm_runs):
+        started = time.perf_counter()
+        call()
+        warm.append(time.perf_counter() - started)
+    return {"fresh": fresh, "warm": statistics.median(warm) if warm else None}
+
+
 def child_time(path: Path, names: list[str], warm_runs: int) -> dict:
     """Runs in a child process: the first call of each metric, then warm calls."""
     from metrics import registry
@@ -88,15 +102,7 @@ def child_time(path: Path, names: list[str], warm_runs: int) -> dict:
     out = {}
     for name in names:
         q = default_query(store, name)
-        started = time.perf_counter()
-        registry.run(name, store, q)
-        fresh = time.perf_counter() - started
-        warm = []
-        for _ in range(warm_runs):
-            started = time.perf_counter()
-            registry.run(name, store, q)
-            warm.append(time.perf_counter() - started)
-        out[name] = {"fresh": fresh, "warm": statistics.median(warm) if warm else None}
+        out[name] = fresh_and_warm(lambda: registry.run(name, store, q), warm_runs)
     return out
 
 
@@ -107,7 +113,8 @@ def child_time(path: Path, names: list[str], warm_runs: int) -> dict:
 OVERVIEW = ("kpis", "alerts", "active_users", "new_users", "dau_wau_mau", "live_feed")
 
 
-def overview_page(store) -> None:
+def overview_page(store, query: Callable = default_query) -> None:
+    """The Overview's metrics as the page calls them; `query(store, name)` is each one's query."""
     from dataclasses import dataclass
     from datetime import date
 
@@ -115,7 +122,7 @@ def overview_page(store) -> None:
 
     last = store.info().last_day
     for name in OVERVIEW:
-        q = default_query(store, name)
+        q = query(store, name)
         registry.run(name, store, q.with_options(date=last - timedelta(days=1)) if name == "alerts" else q)
 
     @dataclass(frozen=True)
@@ -125,7 +132,7 @@ def overview_page(store) -> None:
         due: date = last + timedelta(days=180)
 
     for measure in goals.MEASURES:
-        goals.progress(store, default_query(store, "kpis"), Goal(measure), last - timedelta(days=1))
+        goals.progress(store, query(store, "kpis"), Goal(measure), last - timedelta(days=1))
 
 
 def child_page(path: Path, warm_runs: int) -> dict:
@@ -133,15 +140,7 @@ def child_page(path: Path, warm_runs: int) -> dict:
     from pulse.store import Store
 
     store = Store(path)
-    started = time.perf_counter()
-    overview_page(store)
-    fresh = time.perf_counter() - started
-    warm = []
-    for _ in range(warm_runs):
-        started = time.perf_counter()
-        overview_page(store)
-        warm.append(time.perf_counter() - started)
-    return {"fresh": fresh, "warm": statistics.median(warm)}
+    return fresh_and_warm(lambda: overview_page(store), warm_runs)
 
 
 def run_child(args: list[str]) -> dict:

@@ -37,7 +37,6 @@ import json
 import os
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -66,7 +65,6 @@ MEMORY_TARGET_MB = 4096
 PAGE_WARM_TARGET = 1.0
 PAGE_FRESH_TARGET = 2.0
 METRIC_WARM_TARGET = 0.3
-_default_query = bench_run.default_query
 
 
 def slice_name(index: int, loads: int) -> str:
@@ -188,7 +186,7 @@ def make_store(path: Path, unlimited: bool):
 
 def query_for(store, name: str, days: int):
     """bench/run.py's default query for the metric, its range widened to the last `days` days."""
-    q = _default_query(store, name)
+    q = bench_run.default_query(store, name)
     return q if days == 30 else dataclasses.replace(q, start=q.end - timedelta(days=days - 1))
 
 
@@ -206,15 +204,7 @@ def child_metrics(path: Path, days: int, names: list[str], runs: int, unlimited:
     for name in names:
         try:
             q = query_for(store, name, days)
-            started = time.perf_counter()
-            registry.run(name, store, q)
-            fresh = time.perf_counter() - started
-            warm = []
-            for _ in range(runs):
-                started = time.perf_counter()
-                registry.run(name, store, q)
-                warm.append(time.perf_counter() - started)
-            out[name] = {"fresh": fresh, "warm": statistics.median(warm) if warm else None}
+            out[name] = bench_run.fresh_and_warm(lambda: registry.run(name, store, q), runs)
         except Exception as exc:  # a failure at scale is a finding: record it, time the rest
             out[name] = {"error": _error(exc)}
     return {"metrics": out, **_peak_mb()}
@@ -227,10 +217,8 @@ def child_page(path: Path, days: int, area: str, runs: int, unlimited: bool) -> 
 
     store = make_store(path, unlimited)
     if area == "overview":
-        bench_run.default_query = lambda s, name: query_for(s, name, days)
-
         def page() -> None:
-            bench_run.overview_page(store)
+            bench_run.overview_page(store, lambda s, name: query_for(s, name, days))
     else:
         names = [m.name for m in registry.all_metrics() if m.area == area]
 
@@ -238,15 +226,7 @@ def child_page(path: Path, days: int, area: str, runs: int, unlimited: bool) -> 
             for name in names:
                 registry.run(name, store, query_for(store, name, days))
     try:
-        started = time.perf_counter()
-        page()
-        fresh = time.perf_counter() - started
-        warm = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            page()
-            warm.append(time.perf_counter() - started)
-        result = {"fresh": fresh, "warm": statistics.median(warm) if warm else None}
+        result = bench_run.fresh_and_warm(page, runs)
     except Exception as exc:
         result = {"error": _error(exc)}
     return result | _peak_mb()

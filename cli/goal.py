@@ -80,7 +80,7 @@ def goal_list() -> None:
             return
         store = _store()
         store.require()
-        until = store.info().last_complete_day(_today())
+        until = store.info().last_complete_day()
         if until is None:
             raise Failure("The store holds no complete day of activity yet, so there is nothing to measure goals on.")
         found = [(g, progress(store, Query(until, until), g, until)) for g in listed]

@@ -27,8 +27,7 @@ dimensions are listed, largest first.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import polars as pl
 from scipy.stats import poisson
@@ -77,8 +76,7 @@ def alert_day(store, q: Query) -> date:
     chosen = q.opt("date")
     if chosen is not None:
         return chosen
-    info = store.info()
-    last = info.last_complete_day(datetime.now(ZoneInfo(info.timezone)).date())
+    last = store.info().last_complete_day()
     if last is None:
         raise QueryError("The store holds no activity yet, so there is no day to check alerts for.")
     return last

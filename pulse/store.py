@@ -151,15 +151,20 @@ class StoreInfo:
     rows: dict[str, int]
     derived_current: bool = True  # False: the derived tables predate this Pulse (`pulse rebuild`)
 
-    def last_complete_day(self, today: date) -> date | None:
+    def today(self) -> date:
+        """Today in the reporting timezone."""
+        return datetime.now(ZoneInfo(self.timezone)).date()
+
+    def last_complete_day(self, today: date | None = None) -> date | None:
         """The last local day whose data is complete: the day before the last load (it was still
         running when the data was taken), the data's last day when it ends earlier, and never
-        today or later. None when the store holds no activity."""
+        `today` (default: the real one) or later. None when the store holds no activity."""
         if self.last_day is None:
             return None
-        zone = ZoneInfo(self.timezone)
+        today = today or self.today()
         loaded = self.last_load
-        load_day = loaded.replace(tzinfo=loaded.tzinfo or timezone.utc).astimezone(zone).date() if loaded else today
+        load_day = (loaded.replace(tzinfo=loaded.tzinfo or timezone.utc).astimezone(ZoneInfo(self.timezone)).date()
+                    if loaded else today)
         return min(load_day - timedelta(days=1), self.last_day, today - timedelta(days=1))
 
 

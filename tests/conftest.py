@@ -165,3 +165,12 @@ def admin_db(admin_url):
     database = AdminDB(admin_url)
     yield database
     database.engine.dispose()
+
+
+@pytest.fixture
+def inbox():
+    """A real SMTP server on loopback (aiosmtpd) and what it received."""
+    from smtp_server import serving
+
+    with serving() as box:
+        yield box

@@ -12,6 +12,8 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from aiosmtpd.controller import Controller
 
@@ -54,6 +56,18 @@ def start(inbox: Inbox, port: int | None = None) -> Controller:
     controller = Controller(inbox, hostname="127.0.0.1", port=port or free_port())
     controller.start()
     return controller
+
+
+@contextmanager
+def serving() -> Iterator[Inbox]:
+    """An inbox behind a server on a free loopback port (its `port`), stopped afterwards."""
+    box = Inbox()
+    controller = start(box)
+    box.port = controller.port
+    try:
+        yield box
+    finally:
+        controller.stop()
 
 
 if __name__ == "__main__":

@@ -35,15 +35,6 @@ def checks(error_spike: bool) -> pl.DataFrame:
     return pl.DataFrame(rows, orient="row", schema=SCHEMA)
 
 
-@pytest.fixture
-def inbox():
-    box = Inbox()
-    controller = start(box)
-    box.port = controller.port
-    yield box
-    controller.stop()
-
-
 def smtp(port: int) -> Settings:
     return Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_sender="Pulse <pulse@example.com>",
                     public_url="https://pulse.example.com")

@@ -34,15 +34,6 @@ KEY = b"test-key"
 def db(admin_db):
     return admin_db
 
-@pytest.fixture
-def inbox():
-    box = Inbox()
-    controller = start(box)
-    box.port = controller.port
-    yield box
-    controller.stop()
-
-
 def settings(port: int, **more) -> Settings:
     return Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_sender="Pulse Team <team@pulse.example>",
                     smtp_reply_to="help@pulse.example", public_url="https://pulse.example", **more)

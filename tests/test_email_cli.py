@@ -47,15 +47,6 @@ def env(tmp_path):
     return base
 
 
-@pytest.fixture
-def inbox():
-    box = Inbox()
-    controller = start(box)
-    box.port = controller.port
-    yield box
-    controller.stop()
-
-
 def run(env, *args, input=None):
     return CliRunner().invoke(main, list(args), env=env, input=input, catch_exceptions=False, prog_name="pulse")
 

@@ -3,8 +3,7 @@ signed-in member of staff's subscriptions, and the history of past firings."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import polars as pl
 
@@ -28,8 +27,7 @@ def alerts() -> Alerts:
 
 def day_checked(q: Query) -> date:
     """The range's last day, or the last complete day when the range reaches past it."""
-    info = cache.info()
-    last = info.last_complete_day(datetime.now(ZoneInfo(info.timezone)).date())
+    last = cache.info().last_complete_day()
     return q.end if last is None else min(q.end, last)
 
 

@@ -13,11 +13,14 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import date
+from types import SimpleNamespace
 
 import polars as pl
 import streamlit as st
 
 from metrics import registry
+from metrics.goals import Goal, Progress, progress
 from metrics.overview import filter_choices as _filter_choices
 from pulse.query import Query
 from pulse.settings import Settings, load_settings
@@ -97,6 +100,19 @@ def _choices(version: str) -> dict[str, list[str]]:
 def filter_choices() -> dict[str, list[str]]:
     """The country, device and plan values that exist in the store, for the filter bar."""
     return _choices(store().version())
+
+
+@st.cache_data(ttl=3600, max_entries=200, show_spinner=False)
+def _goal_progress(version: str, q: Query, measure: str, target: float, due: date, until: date) -> Progress:
+    return progress(store(), q, SimpleNamespace(measure=measure, target=target, due=due), until)
+
+
+def goal_progress(q: Query, goal: Goal, until: date) -> Progress:
+    """A goal's progress on the data up to `until`, kept per store version like a metric. Only
+    the data scope of q counts (goals ignore the filter bar), so the key keeps nothing else;
+    it stays out of the metric cache, whose queries a table's "Schedule this" reads back."""
+    scoped = Query(until, until, scope=q.scope)
+    return _goal_progress(store().version(), scoped, goal.measure, goal.target, goal.due, until)
 
 
 @st.cache_data(ttl=30, max_entries=1, show_spinner=False)

@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import altair as alt
 import polars as pl
@@ -343,9 +342,8 @@ def incomplete_from(window_days: int = 0) -> date:
     With `window_days`, that many days earlier: a cohort whose members are each followed for
     that many days is incomplete until its last member's window has passed."""
     info = cache.info()
-    today = datetime.now(ZoneInfo(info.timezone)).date()
-    last = info.last_complete_day(today)
-    return (today if last is None else last + timedelta(days=1)) - timedelta(days=window_days)
+    last = info.last_complete_day()
+    return (info.today() if last is None else last + timedelta(days=1)) - timedelta(days=window_days)
 
 
 def at_least_months(q: Query, months: int) -> Query:

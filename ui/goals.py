@@ -1,24 +1,21 @@
 """Goals on the Overview: each goal's progress, its projection and status, and (for the roles
 that may set goals) the form that sets one and the button that deletes one.
 
-Progress is computed by metrics.goals on the data up to the store's last complete day. It
-is not kept in the metric cache: ui.cache.metric records each metric's query for a table's
-"Schedule this", and the goals' monthly and weekly queries must not replace the page's own.
-A goal costs one metric call per rerun.
+Progress is computed by metrics.goals on the data up to the store's last complete day, and
+kept per store version (ui.cache.goal_progress), so a rerun of the page recomputes nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import streamlit as st
 
 from admin.db import AdminDatabaseError
 from admin.goals import GoalError, Goals
 from admin.models import Goal
-from metrics.goals import MEASURES, Progress, progress
+from metrics.goals import MEASURES, Progress
 from pulse.query import Query
 from ui import auth, cache, charts
 from ui import components as ui
@@ -102,7 +99,7 @@ def goals_section(q: Query) -> None:
     ui.notice()
     may_change = auth.allowed("set_goals")
     info = cache.info()
-    today = datetime.now(ZoneInfo(info.timezone)).date()
+    today = info.today()
     try:
         listed = goals().all()
     except AdminDatabaseError as exc:
@@ -120,6 +117,6 @@ def goals_section(q: Query) -> None:
         for start in range(0, len(listed), 2):
             for column, goal in zip(st.columns(2), listed[start:start + 2]):
                 with column:
-                    card(goal, progress(cache.store(), q, goal, until), may_change)
+                    card(goal, cache.goal_progress(q, goal, until), may_change)
     if may_change:
         form(today)

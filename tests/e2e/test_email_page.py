@@ -19,18 +19,15 @@ from loaders.load import load_demo
 from pulse.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from smtp_server import Inbox, start as start_smtp  # noqa: E402
+from smtp_server import serving  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def inbox():
-    box = Inbox()
-    controller = start_smtp(box)
-    box.port = controller.port
-    yield box
-    controller.stop()
+    with serving() as box:
+        yield box
 
 
 @pytest.fixture(scope="module")
