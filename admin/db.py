@@ -100,6 +100,17 @@ class AdminDB:
         with self.session() as session:
             session.add(AuditEntry(actor=actor, action=action, detail=detail, address=address))
 
+    def delete_owned(self, model: type, row_id: int, who: str, may_delete_any: bool, action: str,
+                     refusal: Exception, address: str = "") -> None:
+        """Delete a row that has an owner and a name (a saved view, a saved query) when `who` owns
+        it or may delete any, with its audit entry; else raise `refusal`."""
+        with self.session() as session:
+            row = session.get(model, row_id)
+            if row is None or not (row.owner == who or may_delete_any):
+                raise refusal
+            session.delete(row)
+            session.add(AuditEntry(actor=who, action=action, detail=f"{row_id} {row.name}", address=address))
+
     def audit_log(self, limit: int | None = 100, actor: str | None = None, action: str | None = None,
                   since: date | None = None) -> pl.DataFrame:
         """The audit log, newest first, as text columns time_utc, actor, action, detail and

@@ -57,9 +57,5 @@ class Queries:
                             orient="row")
 
     def delete(self, query_id: int, who: str, may_delete_any: bool = False, address: str = "") -> None:
-        with self.db.session() as session:
-            saved = session.get(SavedQuery, query_id)
-            if saved is None or not (saved.owner == who or may_delete_any):
-                raise QueryError("Only its owner (or an admin) may delete a saved query.")
-            session.delete(saved)
-            session.add(AuditEntry(actor=who, action="sql.delete", detail=f"{query_id} {saved.name}", address=address))
+        self.db.delete_owned(SavedQuery, query_id, who, may_delete_any, "sql.delete",
+                             QueryError("Only its owner (or an admin) may delete a saved query."), address)

@@ -79,9 +79,5 @@ class Views:
             return views[0].page, json.loads(views[0].state)
 
     def delete(self, view_id: int, who: str, may_delete_any: bool = False, address: str = "") -> None:
-        with self.db.session() as session:
-            view = session.get(SavedView, view_id)
-            if view is None or not (view.owner == who or may_delete_any):
-                raise ViewError("Only its owner (or an admin) may delete a view.")
-            session.delete(view)
-            session.add(AuditEntry(actor=who, action="view.delete", detail=f"{view_id} {view.name}", address=address))
+        self.db.delete_owned(SavedView, view_id, who, may_delete_any, "view.delete",
+                             ViewError("Only its owner (or an admin) may delete a view."), address)

@@ -60,3 +60,22 @@ def test_postgresql_migrates_up_and_down():
         with server.connect() as conn:
             conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         server.dispose()
+
+
+def test_a_saved_view_or_query_is_deleted_by_its_owner_or_an_admin_only(tmp_path):
+    from admin.queries import Queries, QueryError
+    from admin.views import ViewError, Views
+
+    db = AdminDB(f"sqlite:///{tmp_path / 'owned.db'}")
+    views, queries = Views(db), Queries(db)
+    view = views.save("Weekly", "", "activity", {}, True, by="ann@example.com")
+    query = queries.save("Top users", "SELECT 1", True, by="ann@example.com")
+    with pytest.raises(ViewError, match="Only its owner"):
+        views.delete(view, "bob@example.com")
+    with pytest.raises(QueryError, match="Only its owner"):
+        queries.delete(query, "bob@example.com")
+    views.delete(view, "bob@example.com", may_delete_any=True, address="10.0.0.2")
+    queries.delete(query, "ann@example.com")
+    assert views.visible_to("ann@example.com").is_empty() and queries.visible_to("ann@example.com").is_empty()
+    assert [(a, d, x) for a, d, x in db.audit_log(10).select("action", "detail", "address").rows()
+            if a.endswith(".delete")] == [("sql.delete", f"{query} Top users", ""), ("view.delete", f"{view} Weekly", "10.0.0.2")]
