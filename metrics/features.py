@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from metrics.base import SINCE, Params, active_days, event_scope, user_scope
+from metrics.base import SINCE, Params, active_days, event_scope, user_scope, whole_days
 from metrics.registry import Option, metric
 from pulse.measures import rate
 from pulse.periods import calendar_sql, trunc_sql
@@ -28,7 +28,7 @@ def _uses(store, q: Query, first: str, last: str) -> tuple[str, Params]:
     under a device filter (a device is a property of each use, which the rows do not keep)
     or on a store whose derived tables predate them; then from the events, a row per use.
     A feature's category is that of its latest use that had properties (categories below)."""
-    if q.filter("device_type") is None and store.derived_current():
+    if whole_days(store, q):
         users, params = user_scope(q, "f.user_id")
         return (f"(SELECT f.feature, f.day, f.user_id, f.uses, f.described_at, f.category FROM feature_days f "
                 f"WHERE f.day BETWEEN {first} AND {last} AND {users})"), params
