@@ -32,11 +32,13 @@ def open_requested() -> None:
 
 def save_control(page: str) -> None:
     """The sidebar's "Save this view": this page with its URL parameters, by name."""
-    with st.sidebar.expander("Save this view", icon=":material/bookmark_add:"):
+    # A form, so the name, description and sharing reach the server together with the click on Save.
+    with st.sidebar.expander("Save this view", icon=":material/bookmark_add:"), \
+            st.form("view_form", border=False, enter_to_submit=False):
         name = st.text_input("Name", placeholder="e.g. Weekly DE pro activity", key="view_name")
         description = st.text_area("Description", height=80, key="view_description")
         shared = st.checkbox("Share with all staff", key="view_shared")
-        if st.button("Save", type="primary", key="view_save"):
+        if st.form_submit_button("Save", type="primary", key="view_save"):
             state = {k: v for k, v in st.query_params.to_dict().items() if k != "view"}
             try:
                 view_id = views().save(name, description, page, state, shared, **auth.acting())
