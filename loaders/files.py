@@ -191,6 +191,9 @@ def _parquet_batches(path: Path, table: str, batch_rows: int) -> Iterator[tuple[
     except (pa.ArrowException, OSError) as e:
         raise LoadError(f"Cannot load {path}: it is not a Parquet file.") from e
     require_columns(table, parquet.schema_arrow.names, str(path))
+    if all(_is_plain(f.type) and not _is_binary(f.type) for f in parquet.schema_arrow):
+        yield from _polars_parquet_batches(path, batch_rows)
+        return
     first = 1
     try:
         for record_batch in parquet.iter_batches(batch_size=batch_rows):
@@ -198,6 +201,19 @@ def _parquet_batches(path: Path, table: str, batch_rows: int) -> Iterator[tuple[
             yield batch, first
             first += batch.height
     except (pa.ArrowException, OSError) as e:
+        raise LoadError(f"Cannot load {path}: the Parquet data is damaged ({_first_line(e)}).") from e
+
+
+def _polars_parquet_batches(path: Path, batch_rows: int) -> Iterator[tuple[pl.DataFrame, int]]:
+    """A file whose every column is a type polars reads as it is, read by polars' own
+    Parquet reader: about three times faster than pyarrow's batches here (0.13 s against
+    0.38 s per million events; DuckDB's reader handing over Arrow measured 0.35 s)."""
+    first = 1
+    try:
+        for batch in pl.scan_parquet(path).collect_batches(chunk_size=batch_rows):
+            yield batch, first
+            first += batch.height
+    except (pl.exceptions.PolarsError, OSError) as e:
         raise LoadError(f"Cannot load {path}: the Parquet data is damaged ({_first_line(e)}).") from e
 
 
