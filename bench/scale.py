@@ -18,7 +18,8 @@ Phases, each in child processes whose peak memory (maximum RSS) is recorded:
   and publish, and the copy + fsync of the store file alone (what publishing costs).
 - time: every registered metric, fresh (first call in a new process) and warm (median of
   --runs calls), at the default view (last 30 days, by day) and over the last 365 days;
-  every page (an area's metrics one after the other, the Overview as drawn) the same way.
+  every page as drawn at that view (bench/page_calls.py: its metric calls recorded from a
+  run of the page, then replayed in a new process as fresh and again as warm).
   Reads use the web app's limits (query_seconds, query_memory_mb) unless --unlimited.
 
 Progress is kept in OUT/state.json, so an interrupted run resumes where it stopped
@@ -45,6 +46,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+sys.path.insert(0, str(ROOT / "bench"))
+import page_calls  # noqa: E402  (bench/page_calls.py)
 
 _spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
 bench_run = importlib.util.module_from_spec(_spec)
@@ -210,26 +214,28 @@ def child_metrics(path: Path, days: int, names: list[str], runs: int, unlimited:
     return {"metrics": out, **_peak_mb()}
 
 
-def child_page(path: Path, days: int, area: str, runs: int, unlimited: bool) -> dict:
-    """A page's metrics one after the other in a new process: once fresh, then warm.
-    The Overview is timed as drawn (bench/run.py's overview_page)."""
-    from metrics import registry
-
-    store = make_store(path, unlimited)
-    if area == "overview":
-        def page() -> None:
-            bench_run.overview_page(store, lambda s, name: query_for(s, name, days))
-    else:
-        names = [m.name for m in registry.all_metrics() if m.area == area]
-
-        def page() -> None:
-            for name in names:
-                registry.run(name, store, query_for(store, name, days))
+def child_page(path: Path, days: int, page: str, runs: int) -> dict:
+    """A page as drawn at its default view (bench/page_calls.py): its metric calls recorded
+    and replayed warm; they are kept beside the store for the fresh run (child_fresh).
+    Pages read with the web app's settings, so its read limits apply."""
     try:
-        result = bench_run.fresh_and_warm(page, runs)
+        result = page_calls.warm(path, page, days, runs, calls_file(path, page, days))
     except Exception as exc:
         result = {"error": _error(exc)}
     return result | _peak_mb()
+
+
+def child_fresh(path: Path, days: int, page: str) -> dict:
+    """The page's recorded calls once in a new process: the first person after a start."""
+    try:
+        result = {"fresh": page_calls.fresh(path, calls_file(path, days=days, page=page))}
+    except Exception as exc:
+        result = {"error": _error(exc)}
+    return result | _peak_mb()
+
+
+def calls_file(path: Path, page: str, days: int) -> Path:
+    return path.with_name(f"calls-{page}-{days}d.pickle")
 
 
 # -- the parent --------------------------------------------------------------------------------
@@ -400,7 +406,7 @@ class Run:
         metrics = all_metrics()
         names = [m.name for m in metrics]
         limits = "no read limits" if self.unlimited else "the web app's read limits"
-        print(f"\n== time: {len(names)} metrics and {len(AREAS)} pages, default view (30 days) and 365 days, "
+        print(f"\n== time: {len(names)} metrics and {len(page_calls.PAGES)} pages, default view (30 days) and 365 days, "
               f"fresh and warm (median of {self.runs}), {limits} ==", flush=True)
         flags = ["--unlimited"] if self.unlimited else []
         views = {30: "30d", 365: "365d"}
@@ -420,11 +426,13 @@ class Run:
                 res["metrics"].setdefault(name, {})[view] = {
                     "fresh": f.get("fresh"), "warm": w.get("warm"),
                     "error": f.get("error") or w.get("error")}
-            for area in AREAS:
-                r = self.child(f"page-{view}-{area}", ["--child-page", str(self.store), str(days), area,
-                                                        str(self.runs), *flags])
-                res["peaks"][f"page-{view}-{area}"] = _peak(r)
-                res["pages"].setdefault(area, {})[view] = {k: r.get(k) for k in ("fresh", "warm", "error")}
+            for page in page_calls.PAGES:
+                r = self.child(f"page-{view}-{page}", ["--child-page", str(self.store), str(days), page, str(self.runs)])
+                if "error" not in r:
+                    r |= {k: v for k, v in self.child(f"fresh-{view}-{page}", [
+                        "--child-fresh", str(self.store), str(days), page]).items() if k in ("fresh", "error")}
+                res["peaks"][f"page-{view}-{page}"] = _peak(r)
+                res["pages"].setdefault(page, {})[view] = {k: r.get(k) for k in ("fresh", "warm", "error", "calls")}
             res["seconds"][view] = time.perf_counter() - began
         self.state["time"] = res
         self.save()
@@ -448,9 +456,9 @@ class Run:
                     flag.append(f"{view} FAILED: {x['error']}")
             print(f"{m.name:28} {m.area:10} {_ms(a['fresh']):>10} {_ms(a['warm']):>9} {_ms(b['fresh']):>11} "
                   f"{_ms(b['warm']):>10}{'  ' + '; '.join(flag) if flag else ''}")
-        print(f"\n{'page (its metrics in turn)':28} {'30d fresh':>10} {'30d warm':>9} {'365d fresh':>11} {'365d warm':>10}  (ms)")
-        for area in areas:
-            r = res["pages"].get(area)
+        print(f"\n{'page, as drawn':28} {'30d fresh':>10} {'30d warm':>9} {'365d fresh':>11} {'365d warm':>10}  (ms)")
+        for page in page_calls.PAGES:
+            r = res["pages"].get(page)
             if r is None:
                 continue
             a, b = r["30d"], r["365d"]
@@ -462,8 +470,7 @@ class Run:
             for view, x in (("30d", a), ("365d", b)):
                 if x["error"]:
                     flag.append(f"{view} FAILED: {x['error']}")
-            label = "overview (as drawn)" if area == "overview" else area
-            print(f"{label:28} {_ms(a['fresh']):>10} {_ms(a['warm']):>9} {_ms(b['fresh']):>11} {_ms(b['warm']):>10}"
+            print(f"{page:28} {_ms(a['fresh']):>10} {_ms(a['warm']):>9} {_ms(b['fresh']):>11} {_ms(b['warm']):>10}"
                   f"{'  ' + '; '.join(flag) if flag else ''}")
         sums = {}
         for m in metrics:
@@ -510,7 +517,7 @@ class Run:
                 events = sum(r["reports"]["events"]["stored"] for r in good)
                 seconds = sum(r["seconds"] for r in good)
                 print(f"loads: {len(good)}/{self.loads} done, {events:,} events in {seconds:.0f} s "
-                      f"({events / seconds:,.0f} events/s; bench/run.py's load target 300,000 events/s), "
+                      f"({events / seconds:,.0f} events/s; issue 16's load target 500,000 events/s at 10M), "
                       f"slowest load {max(r['seconds'] for r in good):.1f} s, "
                       f"largest spill {max(r['spill_mb'] for r in good):,.0f} MB")
             for name, r in st["load"].items():
@@ -610,6 +617,7 @@ def main() -> None:
     parser.add_argument("--child-load", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--child-metrics", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--child-page", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--child-fresh", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_generate:
         out, events, loads = args.child_generate
@@ -623,9 +631,13 @@ def main() -> None:
         path, days, names, runs = args.child_metrics
         print(json.dumps(child_metrics(Path(path), int(days), names.split(","), int(runs), args.unlimited)))
         return
+    if args.child_fresh:
+        path, days, page = args.child_fresh
+        print(json.dumps(child_fresh(Path(path), int(days), page)))
+        return
     if args.child_page:
-        path, days, area, runs = args.child_page
-        print(json.dumps(child_page(Path(path), int(days), area, int(runs), args.unlimited)))
+        path, days, page, runs = args.child_page
+        print(json.dumps(child_page(Path(path), int(days), page, int(runs))))
         return
     if args.loads < 1 or args.loads > SLICED_DAYS or args.events < 1:
         parser.error("--events must be positive and --loads between 1 and 364")
