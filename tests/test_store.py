@@ -222,3 +222,26 @@ def test_two_loads_started_together_are_serialised(tmp_path):
     counts = store.fetch("SELECT user_id, count(*) AS n FROM events GROUP BY 1 ORDER BY 1")
     assert_frame_equal(counts, pl.DataFrame({"user_id": ["a", "b", "u1"], "n": [5000, 5000, 1]}))
     assert store.info().version == 3
+
+
+def test_the_private_copy_is_the_store_byte_for_byte_however_it_is_made(tmp_path, monkeypatch):
+    """A load's private copy: a reflink where the file system has them, else copy_file_range,
+    else a plain copy; each is the whole file, byte for byte (a file bigger than one chunk)."""
+    import fcntl
+
+    from pulse import store as store_module
+
+    source = tmp_path / "source"
+    source.write_bytes(os.urandom(3 * 2**20) + b"tail")
+    expected = hashlib.sha256(source.read_bytes()).hexdigest()
+    ways = []
+    for refuse in ((), ("ioctl",), ("ioctl", "copy_file_range")):
+        for name in refuse:
+            target = fcntl if name == "ioctl" else os
+            monkeypatch.setattr(target, name, lambda *a, **k: (_ for _ in ()).throw(OSError(95, "not supported")))
+        copy = tmp_path / f"copy-{len(refuse)}"
+        ways.append(store_module.clone_file(source, copy))
+        assert hashlib.sha256(copy.read_bytes()).hexdigest() == expected
+        monkeypatch.undo()
+    assert ways[1:] == ["copy_file_range", "copy"]
+    assert ways[0] in ("reflink", "copy_file_range")  # ext4 and tmpfs have no reflinks
