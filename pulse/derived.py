@@ -19,6 +19,9 @@ page, its path), so the result does not depend on the order rows were stored in.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import polars as pl
 
 from pulse.measures import local_day
@@ -191,29 +194,39 @@ def sessions_of(events: pl.DataFrame, timeout_minutes: int) -> pl.DataFrame:
             .select(list(SESSION_COLUMNS)))
 
 
-def _sessionise(con, timeout_minutes: int, where: str, params: dict) -> None:
-    """The sessions of the events `where` selects, into the temp table `new_sessions`, a
-    bucket of users at a time so memory stays bounded whatever the store's size."""
-    used = {key: value for key, value in params.items() if f"${key}" in where} or None
+def _sessionise(con, timeout_minutes: int, source: str, params: dict) -> None:
+    """The sessions of the events `source` (a FROM clause over events) selects, into the temp
+    table `new_sessions`, a bucket of users at a time so memory stays bounded whatever the
+    store's size.
+
+    More than one bucket's events are split by user in one streaming pass into a Parquet file
+    per bucket (DuckDB's partitioned write, beside the store's spill files), not sorted by
+    bucket: sorting the wide rows cost a seven-million-event load half a minute.
+    """
+    used = {key: value for key, value in params.items() if f"${key}" in source} or None
     columns = ", ".join(f"{name} {kind}" for name, kind in SESSION_COLUMNS.items())
     con.execute(f"CREATE OR REPLACE TEMP TABLE new_sessions ({columns})")
-    total = con.execute(f"SELECT count(*) FROM events WHERE {where}", used).fetchall()[0][0]
+    total = con.execute(f"SELECT count(*) FROM {source}", used).fetchall()[0][0]
     buckets = max(1, -(-total // BUCKET_EVENTS))
-    source = f"(SELECT {_BUCKET_COLUMNS} FROM events WHERE {where})"
-    if buckets > 1:  # one pass tags each event with its user's bucket; each bucket is then a range
-        con.execute(f"CREATE OR REPLACE TEMP TABLE bucketed AS SELECT *, hash(user_id) % {buckets} AS bucket "
-                    f"FROM {source} ORDER BY bucket", used)
-        source, used = "bucketed", None
-    for bucket in range(buckets):
-        only = f"WHERE bucket = {bucket}" if buckets > 1 else ""
-        frame = con.sql(f"SELECT * EXCLUDE (bucket) FROM {source} {only}" if buckets > 1 else
-                        f"SELECT * FROM {source}", params=used).pl()
-        con.register("bucket_sessions", sessions_of(frame, timeout_minutes))
-        con.execute(f"INSERT INTO new_sessions SELECT * REPLACE ({duration_sql('start_ts', 'end_ts')} AS duration_s) "
-                    "FROM bucket_sessions")
-        con.unregister("bucket_sessions")
-    if buckets > 1:
-        con.execute("DROP TABLE bucketed")
+    select = f"SELECT {_BUCKET_COLUMNS} FROM {source}"
+    if buckets == 1:
+        _add_sessions(con, con.sql(select, params=used).pl(), timeout_minutes)
+        return
+    spill = Path(con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0] or tempfile.gettempdir())
+    spill.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sessions-", dir=spill) as split:
+        quoted = str(split).replace("'", "''")
+        con.execute(f"COPY (SELECT *, hash(user_id) % {buckets} AS bucket FROM ({select})) TO '{quoted}' "
+                    "(FORMAT parquet, PARTITION_BY (bucket))", used)
+        for part in sorted(Path(split).glob("bucket=*")):
+            _add_sessions(con, pl.read_parquet(part / "*.parquet", hive_partitioning=False), timeout_minutes)
+
+
+def _add_sessions(con, events: pl.DataFrame, timeout_minutes: int) -> None:
+    con.register("bucket_sessions", sessions_of(events, timeout_minutes))
+    con.execute(f"INSERT INTO new_sessions SELECT * REPLACE ({duration_sql('start_ts', 'end_ts')} AS duration_s) "
+                "FROM bucket_sessions")
+    con.unregister("bucket_sessions")
 
 
 def people_select(where: str = "TRUE") -> str:
@@ -257,7 +270,7 @@ def build(con, timeout_minutes: int, tz: str) -> None:
     con.execute(f"CREATE OR REPLACE TABLE user_days AS {user_days_select()}")
     next_days(con)
     con.execute(f"CREATE OR REPLACE TABLE feature_days AS {feature_days_select()}")
-    _sessionise(con, timeout_minutes, "TRUE", {})
+    _sessionise(con, timeout_minutes, "events", {})
     con.execute("CREATE OR REPLACE TABLE sessions AS SELECT * FROM new_sessions ORDER BY start_ts")
     con.execute(f"CREATE OR REPLACE TABLE people AS {people_select()}", {"tz": tz})
     con.execute("DROP TABLE new_sessions")
@@ -293,8 +306,8 @@ def update(con, timeout_minutes: int, tz: str) -> None:
         con.execute(f"INSERT INTO feature_days {feature_days_select(days)}", {"first": span[0], "last": span[1]})
         con.execute(_CUTS)
         since = con.execute("SELECT min(cut_ts) FROM cuts").fetchall()[0][0]
-        _sessionise(con, timeout_minutes, "events.ts >= $since AND EXISTS (SELECT 1 FROM cuts c "
-                    "WHERE c.user_id = events.user_id AND events.ts >= c.cut_ts)", {"since": since})
+        _sessionise(con, timeout_minutes, "events JOIN cuts c USING (user_id) "
+                    "WHERE events.ts >= $since AND events.ts >= c.cut_ts", {"since": since})
         con.execute("DELETE FROM sessions s USING cuts c WHERE s.user_id = c.user_id AND s.start_ts >= c.cut_ts")
         con.execute("""INSERT INTO sessions
                        SELECT f.* REPLACE ((f.session_no + c.base)::INTEGER AS session_no)

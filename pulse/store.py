@@ -727,15 +727,16 @@ class Writer:
         join = " AND ".join(f"t.{k} = l.{k}" for k in KEYS[table])
         same = " AND ".join(f"t.{c} IS NOT DISTINCT FROM l.{c}" for c in cols)
         empty_target = con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
-        matched, identical = (0, 0) if empty_target else con.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE {same}) FROM latest l JOIN {table} t ON {join}"
-        ).fetchone()
         if table == "events":
-            # An event never changes: the first stored copy is kept.
-            if matched:
-                con.execute(f"DELETE FROM latest l WHERE EXISTS (SELECT 1 FROM {table} t WHERE {join})")
+            # An event never changes: the first stored copy is kept. Only the key is read, so
+            # the stored events' other columns stay on disk.
+            matched = 0 if empty_target else con.execute(
+                f"DELETE FROM latest l WHERE EXISTS (SELECT 1 FROM {table} t WHERE {join})").fetchall()[0][0]
             report.duplicates += staged - unique + matched
         else:
+            matched, identical = (0, 0) if empty_target else con.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE {same}) FROM latest l JOIN {table} t ON {join}"
+            ).fetchone()
             if matched:
                 # A changed row may move to another user: both users' people rows change.
                 con.execute(f"INSERT INTO touched_users SELECT t.user_id FROM {table} t JOIN latest l ON {join} "
