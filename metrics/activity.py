@@ -25,6 +25,11 @@ ENGAGEMENT_DAYS = 7
 @metric("active_users", ["period", "active_users"], options=(EVENT_TYPE,), area="activity")
 def active_users(store, q: Query) -> pl.DataFrame:
     """Distinct users with at least one event, per period."""
+    if q.interval == "day" and not q.filters and not q.scope and whole_days(store, q):
+        # Unfiltered days: the load counted each day's users once (day_users).
+        out = store.fetch("SELECT day AS period, users AS active_users FROM day_users WHERE day BETWEEN $start AND $end",
+                          {"start": q.range_start, "end": q.range_end})
+        return fill_periods(q.periods(), out, ("active_users",))
     days, params = active_days(q)
     # active_days has one row per user and day: a day's rows are already its distinct users.
     users = "count(*)" if q.interval == "day" else "count(DISTINCT user_id)"

@@ -265,10 +265,16 @@ def people_select(where: str = "TRUE") -> str:
     ORDER BY signup_at, user_id"""
 
 
+def day_users_select(where: str = "TRUE") -> str:
+    """Active users per local day, unfiltered: a day's user-days counted (one row each)."""
+    return f"SELECT day, count(*)::INTEGER AS users FROM user_days WHERE {where} GROUP BY day ORDER BY day"
+
+
 def build(con, timeout_minutes: int, tz: str) -> None:
     """Recompute every derived table from the input tables."""
     con.execute(f"CREATE OR REPLACE TABLE user_days AS {user_days_select()}")
     next_days(con)
+    con.execute(f"CREATE OR REPLACE TABLE day_users AS {day_users_select()}")
     con.execute(f"CREATE OR REPLACE TABLE feature_days AS {feature_days_select()}")
     _sessionise(con, timeout_minutes, "events", {})
     con.execute("CREATE OR REPLACE TABLE sessions AS SELECT * FROM new_sessions ORDER BY start_ts")
@@ -302,6 +308,9 @@ def update(con, timeout_minutes: int, tz: str) -> None:
                 "WHERE n.user_id = events.user_id AND n.day = events.day)")
         con.execute(f"INSERT INTO user_days {user_days_select(days)}", {"first": span[0], "last": span[1]})
         next_days(con, "user_id IN (SELECT user_id FROM new_days)")
+        changed_days = "day IN (SELECT DISTINCT day FROM new_days)"
+        con.execute(f"DELETE FROM day_users WHERE {changed_days}")
+        con.execute(f"INSERT INTO day_users {day_users_select(changed_days)}")
         con.execute("DELETE FROM feature_days f USING new_days n WHERE f.user_id = n.user_id AND f.day = n.day")
         con.execute(f"INSERT INTO feature_days {feature_days_select(days)}", {"first": span[0], "last": span[1]})
         con.execute(_CUTS)

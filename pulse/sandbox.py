@@ -116,6 +116,10 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "devices": "Bit mask of the device types that day (desktop, mobile, tablet, other; the last bit: none given).",
         "next_day": "The user's next day with an event (empty for their latest), kept for rolling active users.",
     },
+    "day_users": {
+        "day": "A local day with at least one event.",
+        "users": "Users with at least one event that day, unfiltered (the day's rows of user_days).",
+    },
     "feature_days": {
         "user_id": "A user who used a feature that day.",
         "day": "The local day.",

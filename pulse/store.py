@@ -41,8 +41,8 @@ from pulse.settings import Settings, parse_alert_rules
 SCHEMA_VERSION = 1
 # The shape of the derived tables (pulse.derived); a store whose tables have another is
 # rebuilt by its next load or `pulse rebuild` (2: people keeps each user's first and last day;
-# 3: user_days keeps each user's next active day; 4: feature_days).
-DERIVED_VERSION = 4
+# 3: user_days keeps each user's next active day; 4: feature_days; 5: day_users).
+DERIVED_VERSION = 5
 # DuckDB memory for one load (staging, sorting, sessions); beyond it, it spills to disk.
 LOAD_MEMORY_LIMIT = "2GB"  # with the sessionising buckets (about 1 GB) a load stays under 4 GB
 

@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 
 from pulse.store import Store
 
-KEYS = {"user_days": ["user_id", "day"], "feature_days": ["user_id", "day", "feature"], "sessions": ["user_id", "session_no"],
+KEYS = {"user_days": ["user_id", "day"], "day_users": ["day"], "feature_days": ["user_id", "day", "feature"], "sessions": ["user_id", "session_no"],
         "people": ["user_id"]}
 
 
