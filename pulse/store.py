@@ -551,6 +551,7 @@ class Store:
             raise self._damaged(exc, work) from None
         # A load larger than memory spills to disk beside the store instead of growing.
         con.execute(f"SET memory_limit = '{LOAD_MEMORY_LIMIT}'")
+        con.execute("SET enable_progress_bar = false")  # the command draws its own
         con.execute("SET temp_directory = ?", [str(self._spill_path)])
         return con
 
