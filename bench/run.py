@@ -148,12 +148,12 @@ def bench_size(events: int, reuse: bool) -> None:
     areas: dict[str, float] = {}
     for m in metrics:
         areas[m.area] = areas.get(m.area, 0.0) + warm[m.name]["warm"]
-    print("warm total per area (a page draws its area's metrics): " +
+    print("sum of each area's metrics, warm (pages draw some of them, and some of other areas): " +
           ", ".join(f"{area} {seconds * 1000:.0f} ms" for area, seconds in sorted(areas.items())))
     sys.path.insert(0, str(ROOT / "bench"))
     import page_calls
 
-    print("each page as drawn at its default view (fresh: its first run in a new process, drawing included; "
+    print("each page as drawn at its default view (fresh: its metric calls in a new process; "
           "warm: its metric calls again, median of 5; target 1,000 ms warm):")
     for page in page_calls.PAGES:
         r = run_child(["--child-page", str(path), page, "5"])
