@@ -52,7 +52,7 @@ def main() -> None:
         seconds = time.perf_counter() - began
         stored = result.reports["events"].stored
         target = 15 if before > 31_600_000 else 5
-        print(f"appended {stored:,} events ({first} – {last} again, {shift.days} day{"s" if shift.days > 1 else ""} later) to a {before:,}-event "
+        print(f"appended {stored:,} events ({first} – {last} again, {shift.days} day{'s' if shift.days > 1 else ''} later) to a {before:,}-event "
               f"store: {seconds:.1f} s end to end, checks and publish included (target <= {target} s)")
 
 
