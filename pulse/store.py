@@ -393,6 +393,9 @@ class Store:
             meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
             rows = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in SCHEMAS}
             first_day, last_day = con.execute("SELECT min(day), max(day) FROM user_days").fetchone()
+        return self._info(meta, rows, first_day, last_day)
+
+    def _info(self, meta: dict[str, str], rows: dict[str, int], first_day: Any, last_day: Any) -> StoreInfo:
         loaded = meta.get("published_at")
         return StoreInfo(
             version=int(meta.get("version", 0)),

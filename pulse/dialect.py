@@ -1,0 +1,108 @@
+"""One metric definition, two dialects: the store's SQL (written for DuckDB) rendered for ClickHouse.
+
+sqlglot's DuckDB → ClickHouse transpiler does the bulk; what it does not render exactly is
+rewritten here by name, one rule per difference, each pinned by a test in
+tests/test_dialect.py rather than assumed:
+
+- parameters: `$name` becomes a typed literal of its value (dates as Date32, instants as
+  DateTime64(6, 'UTC'), lists as arrays), so no value is ever spliced in as text;
+- result names: ClickHouse names an unaliased `t.col` "t.col" where DuckDB says "col", so
+  every projection gets its own name as an alias;
+- local time: DuckDB's `timezone(tz, timezone('UTC', ts))` (a stored UTC instant as the
+  wall-clock time in tz) is `toTimeZone(toDateTime64(ts, 6, 'UTC'), tz)` without the zone;
+- quantiles: `quantile_cont` / `percentile_cont` (linear interpolation) is
+  `quantileExactInclusive`, the same interpolation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+# Settings every ClickHouse read runs with: UTC wall clocks (stored instants are UTC), and
+# NULL-aware joins and casts as DuckDB has them.
+CLICKHOUSE_SETTINGS = {
+    "session_timezone": "UTC",
+    "join_use_nulls": 1,
+    "cast_keep_nullable": 1,
+    "allow_experimental_analyzer": 1,
+}
+
+
+class DialectError(Exception):
+    """SQL that cannot be rendered for ClickHouse; the text says which part."""
+
+
+def clickhouse(sql: str, params: dict[str, Any] | None = None) -> str:
+    """`sql` (DuckDB, `$name` parameters) as ClickHouse SQL with the parameters' values inlined."""
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise DialectError(f"The SQL does not parse: {exc}") from None
+    values = params or {}
+    tree = tree.transform(lambda node: _parameter(node, values)).transform(_rewrite)
+    for select in tree.find_all(exp.Select):
+        select.set("expressions", [_named(e) for e in select.expressions])
+    return tree.sql(dialect="clickhouse")
+
+
+def literal(value: Any) -> exp.Expression:
+    """A Python value as a typed SQL literal."""
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, dt.datetime):
+        text = value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return exp.Anonymous(this="toDateTime64", expressions=[exp.Literal.string(text), exp.Literal.number(6),
+                                                                exp.Literal.string("UTC")])
+    if isinstance(value, dt.date):
+        return exp.Anonymous(this="toDate32", expressions=[exp.Literal.string(value.isoformat())])
+    if isinstance(value, (list, tuple)):
+        return exp.Array(expressions=[literal(v) for v in value])
+    if isinstance(value, Decimal):
+        return exp.Anonymous(this="toDecimal128", expressions=[exp.Literal.string(str(value)), exp.Literal.number(4)])
+    if isinstance(value, (int, float, str)):
+        return exp.convert(value)
+    raise DialectError(f"A parameter of type {type(value).__name__} has no ClickHouse literal.")
+
+
+def _parameter(node: exp.Expression, params: dict[str, Any]) -> exp.Expression:
+    if isinstance(node, (exp.Parameter, exp.Placeholder)):
+        if node.name not in params:
+            raise DialectError(f"The parameter ${node.name} has no value.")
+        return literal(params[node.name])
+    return node
+
+
+def _rewrite(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "timezone" and len(node.expressions) == 2:
+        return _local_time(node)
+    if isinstance(node, exp.PercentileCont):
+        return exp.ParameterizedAgg(this="quantileExactInclusive", expressions=[node.expression], params=[node.this])
+    return node
+
+
+def _local_time(node: exp.Anonymous) -> exp.Expression:
+    """timezone(tz, timezone('UTC', ts)) → toTimeZone(toDateTime64(ts, 6, 'UTC'), tz), wall clock only."""
+    zone, inner = node.expressions
+    if isinstance(inner, exp.Anonymous) and inner.name.lower() == "timezone" and len(inner.expressions) == 2:
+        utc, instant = inner.expressions
+        if isinstance(utc, exp.Literal) and utc.this == "UTC":
+            as_utc = exp.Anonymous(this="toDateTime64", expressions=[instant, exp.Literal.number(6), exp.Literal.string("UTC")])
+            local = exp.Anonymous(this="toTimeZone", expressions=[as_utc, zone])
+            # The wall-clock time in the zone, as a zone-less value like DuckDB's TIMESTAMP.
+            return exp.Anonymous(this="toDateTime64", expressions=[
+                exp.Anonymous(this="toString", expressions=[local]), exp.Literal.number(6), exp.Literal.string("UTC")])
+    raise DialectError("timezone() is rendered only as the local time of a UTC instant: timezone(tz, timezone('UTC', ts)).")
+
+
+def _named(projection: exp.Expression) -> exp.Expression:
+    """A projection with the name DuckDB gives its result column."""
+    if isinstance(projection, exp.Column) and projection.table and not isinstance(projection.this, exp.Star):
+        return exp.alias_(projection, projection.name, quoted=True)
+    return projection
