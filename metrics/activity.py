@@ -77,7 +77,7 @@ def rolling_active(store, q: Query, windows: dict[str, int]) -> tuple[str, dict]
     # and any gap of `widest` days or more ends every window alike.
     sql = f"""
     WITH gaps AS (
-        SELECT day, CAST(least(coalesce({following} - day, {widest}), {widest}) AS INTEGER) AS gap
+        SELECT day, CAST(least(coalesce(date_diff('day', day, {following}), {widest}), {widest}) AS INTEGER) AS gap
         FROM {days}
     ),
     spans AS (SELECT day, gap, count(*) AS users FROM gaps GROUP BY day, gap),

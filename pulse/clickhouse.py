@@ -20,37 +20,38 @@ from pulse.dialect import CLICKHOUSE_SETTINGS, clickhouse
 from pulse.schema import SCHEMAS
 from pulse.store import DERIVED_VERSION, Store, StoreInfo
 
-DATABASE = "pulse"
-
-
 class ChdbStore(Store):
-    """A store read through chDB. It keeps the DuckDB store's settings (timezone, currency,
-    session timeout, limits), which the metrics read from the store they are given."""
+    """A store read through chDB: the ClickHouse database `database` under `directory`. It
+    keeps the DuckDB store's settings (timezone, currency, session timeout, limits), which
+    the metrics read from the store they are given.
 
-    def __init__(self, directory: Path, like: Store):
+    chDB runs one embedded server per process, on one directory: every ChdbStore of a process
+    names the same directory (a second one is refused by chDB), each its own database.
+    """
+
+    def __init__(self, directory: Path, like: Store, database: str = "pulse"):
         super().__init__(like.path, like.timezone, like.currency, like.session_timeout, like.api_limits,
                          alert_rules=like.alert_rules, alert_p_value=like.alert_p_value,
                          alert_revenue_minimum=like.alert_revenue_minimum)
         from chdb import session  # only here: chDB is large, and only ClickHouse stores need it
 
         self.directory = Path(directory)
+        self.database = database
         self.session = session.Session(str(self.directory))
-        self.session.query(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
-        self.session.query(f"USE {DATABASE}")
+        self.session.query(f"CREATE DATABASE IF NOT EXISTS {database}")
 
     @classmethod
-    def copy_of(cls, store: Store, directory: Path) -> ChdbStore:
-        """A chDB store in `directory` holding exactly the tables of the published `store`."""
-        chdb = cls(directory, store)
-        chdb.command(f"DROP DATABASE IF EXISTS {DATABASE}")
-        chdb.command(f"CREATE DATABASE {DATABASE}")
-        chdb.command(f"USE {DATABASE}")
+    def copy_of(cls, store: Store, directory: Path, database: str = "pulse") -> ChdbStore:
+        """A chDB database holding exactly the tables of the published `store` (replacing it)."""
+        chdb = cls(directory, store, database)
+        chdb.command(f"DROP DATABASE IF EXISTS {database}")
+        chdb.command(f"CREATE DATABASE {database}")
         with store.read() as con:
             tables = [row[0] for row in con.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = 'store' ORDER BY 1").fetchall()]
             for table in tables:
                 rows = con.sql(f"SELECT * FROM {table}").to_arrow_table()  # noqa: F841  (read by Python(rows))
-                chdb.session.query(f"CREATE TABLE {DATABASE}.{table} ENGINE = MergeTree ORDER BY tuple() "
+                chdb.session.query(f"CREATE TABLE {database}.{table} ENGINE = MergeTree ORDER BY tuple() "
                                    "AS SELECT * FROM Python(rows)")
         return chdb
 
@@ -61,6 +62,7 @@ class ChdbStore(Store):
         if isinstance(params, list):
             raise ValueError("ClickHouse statements take named parameters ($name), not positional ones.")
         settings = ", ".join(f"{k} = {v!r}" for k, v in CLICKHOUSE_SETTINGS.items())
+        self.session.query(f"USE {self.database}")  # the session may be shared with another database's store
         frame = pl.from_arrow(self.session.query(f"{clickhouse(sql, params)} SETTINGS {settings}", "ArrowTable"))
         # Instants come back labelled UTC; the store's are naive UTC, as DuckDB's TIMESTAMP.
         return frame.with_columns(pl.col(name).dt.replace_time_zone(None) for name, kind in frame.schema.items()

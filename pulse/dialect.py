@@ -11,7 +11,12 @@ tests/test_dialect.py rather than assumed:
 - local time: DuckDB's `timezone(tz, timezone('UTC', ts))` (a stored UTC instant as the
   wall-clock time in tz) is `toTimeZone(toDateTime64(ts, 6, 'UTC'), tz)` without the zone;
 - quantiles: `quantile_cont` / `percentile_cont` (linear interpolation) is
-  `quantileExactInclusive`, the same interpolation.
+  `quantileExactInclusive`, the same interpolation;
+- counts are signed (DuckDB's BIGINT), not ClickHouse's UInt64, so `-count(*)` and a UNION
+  of counts and their negatives keep one type;
+- a subquery joined without a name gets one (ClickHouse requires it);
+- number and date series: `FROM range(a, b[, INTERVAL 1 DAY])` and `unnest(generate_series(…))`
+  are `numbers()` and `arrayMap` over it, with DuckDB's column name `range`.
 """
 
 from __future__ import annotations
@@ -47,6 +52,10 @@ def clickhouse(sql: str, params: dict[str, Any] | None = None) -> str:
     tree = tree.transform(lambda node: _parameter(node, values)).transform(_rewrite)
     for select in tree.find_all(exp.Select):
         select.set("expressions", [_named(e) for e in select.expressions])
+    # ClickHouse wants a name for every subquery it joins; DuckDB does without.
+    for number, subquery in enumerate(s for s in tree.find_all(exp.Subquery)
+                                      if isinstance(s.parent, (exp.From, exp.Join)) and not s.alias):
+        subquery.set("alias", exp.TableAlias(this=exp.to_identifier(f"_subquery_{number}")))
     return tree.sql(dialect="clickhouse")
 
 
@@ -80,11 +89,47 @@ def _parameter(node: exp.Expression, params: dict[str, Any]) -> exp.Expression:
 
 
 def _rewrite(node: exp.Expression) -> exp.Expression:
+    if _is_count(node) and not (isinstance(node, exp.Count) and isinstance(node.parent, (exp.Filter, exp.Window))):
+        return exp.Anonymous(this="toInt64", expressions=[node])  # a count is BIGINT in DuckDB, UInt64 here
+    if isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries):
+        return _series_table(node)
+    if isinstance(node, exp.Explode) and isinstance(node.this, exp.GenerateSeries):
+        values, count = _series(node.this)
+        return _parse(f"arrayJoin(arrayMap(number -> {values}, range({count})))")
     if isinstance(node, exp.Anonymous) and node.name.lower() == "timezone" and len(node.expressions) == 2:
         return _local_time(node)
     if isinstance(node, exp.PercentileCont):
         return exp.ParameterizedAgg(this="quantileExactInclusive", expressions=[node.expression], params=[node.this])
     return node
+
+
+def _is_count(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Count) or (isinstance(node, (exp.Filter, exp.Window)) and isinstance(node.this, exp.Count))
+
+
+def _series(series: exp.GenerateSeries) -> tuple[str, str]:
+    """A DuckDB range / generate_series as ClickHouse SQL: the n-th value (of `number`) and how many."""
+    start = series.args.get("start") or exp.Literal.number(0)
+    end, step = series.args["end"], series.args.get("step")
+    first, last = start.sql(dialect="clickhouse"), end.sql(dialect="clickhouse")
+    extra = "" if series.args.get("is_end_exclusive") else " + 1"
+    if step is None or (isinstance(step, exp.Literal) and step.this == "1"):
+        return f"toInt64(({first}) + number)", f"assumeNotNull(toUInt64(greatest(0, ({last}) - ({first}){extra})))"
+    if isinstance(step, exp.Interval) and step.this.name == "1" and step.unit and step.unit.name.upper() == "DAY":
+        return f"addDays({first}, number)", f"assumeNotNull(toUInt64(greatest(0, dateDiff('day', {first}, {last}){extra})))"
+    raise DialectError(f"A series stepping by {step.sql(dialect='duckdb')} has no ClickHouse rendering.")
+
+
+def _series_table(table: exp.Table) -> exp.Expression:
+    """FROM range(...) AS t: a subquery with DuckDB's one column, named range."""
+    values, count = _series(table.this)
+    alias = table.alias or "range"
+    return exp.Subquery(this=_parse(f"SELECT {values} AS range FROM numbers({count})"),
+                        alias=exp.TableAlias(this=exp.to_identifier(alias)))
+
+
+def _parse(sql: str) -> exp.Expression:
+    return sqlglot.parse_one(sql, read="clickhouse")
 
 
 def _local_time(node: exp.Anonymous) -> exp.Expression:

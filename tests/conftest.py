@@ -174,3 +174,10 @@ def inbox():
 
     with serving() as box:
         yield box
+
+
+@pytest.fixture(scope="session")
+def chdb_directory(tmp_path_factory):
+    """chDB's one directory for this test process: chDB runs a single embedded server per
+    process, so every test that uses it shares the directory, each with databases of its own."""
+    return tmp_path_factory.mktemp("chdb")

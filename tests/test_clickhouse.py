@@ -17,18 +17,15 @@ from pulse.clickhouse import ChdbStore
 from pulse.query import make_query
 from pulse.store import Store
 
-GENERATE_SERIES = "generate_series over dates has no ClickHouse rendering yet"
 BITMAPS = "DuckDB bitstrings (bitstring_agg, &, bit_count) are groupBitmap* on ClickHouse: not rendered yet"
 SAMPLE = "USING SAMPLE draws other rows on ClickHouse: the sample needs a rule both engines share"
 # Low API limits, so the users near theirs are a list, not an empty frame.
 API_LIMITS = (("free", 5), ("trial", 5), ("pro", 20), ("enterprise", 50))
 NOT_YET = {
-    "activity_heatmap": GENERATE_SERIES, "activity_kpis": GENERATE_SERIES, "dau_wau_mau": GENERATE_SERIES,
-    "engagement": GENERATE_SERIES, "purchase_cohorts": GENERATE_SERIES, "user_hours": GENERATE_SERIES,
     "alerts": BITMAPS, "churn": BITMAPS, "retention": BITMAPS, "retention_by": BITMAPS, "retention_curve": BITMAPS,
     "property_keys": SAMPLE,
     "funnel": "reads DuckDB's rowid",
-    "lifecycle": "period arithmetic differs (dormant counts)",
+    "lifecycle": "lead/lag over a user's periods differ (dormant counts)",
     "mrr": "month arithmetic differs", "mrr_bridge": "month arithmetic differs", "plan_mix": "month arithmetic differs",
     "api_usage": "two unnests in one SELECT are zipped by DuckDB and multiplied by ClickHouse",
 }
@@ -39,14 +36,14 @@ EMPTY_HERE: set[str] = set()
 
 
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory):
+def stores(tmp_path_factory, chdb_directory):
     folder = tmp_path_factory.mktemp("clickhouse")
     duck = Store(folder / "pulse.duckdb", api_limits=API_LIMITS)
     load_demo(duck, users=300, days=60, seed=4)
     bad = folder / "bad.csv"  # two rows for the quarantine
     bad.write_text("event_id,user_id,ts,event_type\nq1,u1,yesterday,login\nq2,u1,2024-01-01 10:00,teleport\n")
     load_files(duck, "events", [bad])
-    return duck, ChdbStore.copy_of(duck, folder / "chdb")
+    return duck, ChdbStore.copy_of(duck, chdb_directory, "parity")
 
 
 def default_query(store: Store, name: str):

@@ -15,10 +15,10 @@ from pulse.dialect import CLICKHOUSE_SETTINGS, DialectError, clickhouse
 
 
 @pytest.fixture(scope="module")
-def engines(tmp_path_factory):
+def engines(chdb_directory):
     from chdb import session
 
-    chdb = session.Session(str(tmp_path_factory.mktemp("dialect")))
+    chdb = session.Session(str(chdb_directory))
     settings = ", ".join(f"{k} = {v!r}" for k, v in CLICKHOUSE_SETTINGS.items())
 
     def both(sql: str, params: dict | None = None) -> tuple[list[tuple], list[tuple]]:
