@@ -80,10 +80,10 @@ def _activity_sql(q: Query, users: int) -> tuple[str, Params]:
     # uid inside the bitmaps should a load publish new users after they were counted.
     sql = f"""
     ids AS MATERIALIZED (
-        SELECT user_id, CAST(row_number() OVER () AS INTEGER) AS uid FROM people LIMIT {int(users)}
+        SELECT user_id, CAST(row_number() OVER (ORDER BY user_id) AS INTEGER) AS uid FROM people LIMIT {int(users)}
     ),
     active AS (SELECT i.uid, {trunc_sql('a.day', q.interval)} AS period FROM {days} a JOIN ids i USING (user_id)),
-    activity AS (SELECT period, bitstring_agg(uid, 1, {int(users)}) AS users FROM active GROUP BY period)"""
+    activity AS (SELECT period, bitmap_of(uid, {int(users)}) AS users FROM active GROUP BY period)"""
     return sql, params
 
 
@@ -107,7 +107,7 @@ def _cohort_counts(store, q: Query, dimension: str | None = None) -> pl.DataFram
         members = f"""
         firsts AS {firsts},
         members AS (
-            SELECT {trunc_sql('f.first_day', interval)} AS cohort, bitstring_agg(i.uid, 1, {int(users)}) AS users
+            SELECT {trunc_sql('f.first_day', interval)} AS cohort, bitmap_of(i.uid, {int(users)}) AS users
             FROM firsts f JOIN ids i USING (user_id) GROUP BY ALL
         )"""
     else:
@@ -115,8 +115,8 @@ def _cohort_counts(store, q: Query, dimension: str | None = None) -> pl.DataFram
     if q.opt("cumulative"):
         retaining = f"""
         retaining AS (
-            SELECT c.period, bit_or(a.users) OVER (ORDER BY c.period DESC ROWS UNBOUNDED PRECEDING) AS users
-            FROM {calendar_sql('period', 'periods_list')} c LEFT JOIN activity a USING (period)
+            SELECT c.period, bitmap_union(a.users) AS users
+            FROM {calendar_sql('period', 'periods_list')} c JOIN activity a ON a.period >= c.period GROUP BY c.period
         )"""
     else:
         retaining = "retaining AS (SELECT period, users FROM activity)"
@@ -125,17 +125,17 @@ def _cohort_counts(store, q: Query, dimension: str | None = None) -> pl.DataFram
     else:
         value, cohorts = "m.value, ", f"""
         groups AS (
-            SELECT coalesce(d.value, '{UNKNOWN}') AS value, bitstring_agg(i.uid, 1, {int(users)}) AS users
+            SELECT coalesce(d.value, '{UNKNOWN}') AS value, bitmap_of(i.uid, {int(users)}) AS users
             FROM ids i LEFT JOIN ({DIMENSIONS[dimension]}) d USING (user_id) GROUP BY 1
         ),
-        cohorts AS (SELECT g.value, m.cohort, m.users & g.users AS users FROM members m CROSS JOIN groups g)"""
+        cohorts AS (SELECT g.value, m.cohort, bitmap_and(m.users, g.users) AS users FROM members m CROSS JOIN groups g)"""
     offset = offset_sql(interval, "m.cohort", "r.period")
     sql = f"""
     WITH {activity},
     {members},
     {retaining},
     {cohorts}
-    SELECT {value}m.cohort, {offset} AS period_offset, bit_count(m.users & r.users) AS retained
+    SELECT {value}m.cohort, {offset} AS period_offset, bitmap_count(bitmap_and(m.users, r.users)) AS retained
     FROM cohorts m JOIN retaining r ON r.period >= m.cohort AND {offset} < $periods
     """
     out = store.fetch(sql, {**params, "start": q.range_start, "end": q.range_end, "since": SINCE,
@@ -283,8 +283,8 @@ def churn(store, q: Query) -> pl.DataFrame:
     out = store.fetch(
         f"""
         WITH {activity}
-        SELECT {following} AS period, bit_count(a.users) AS active_previous,
-               bit_count(a.users) - coalesce(bit_count(a.users & b.users), 0) AS churned
+        SELECT {following} AS period, bitmap_count(a.users) AS active_previous,
+               bitmap_count(a.users) - coalesce(bitmap_count(bitmap_and(a.users, b.users)), 0) AS churned
         FROM activity a LEFT JOIN activity b ON b.period = {following}
         WHERE a.period < $last
         """,

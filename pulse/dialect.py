@@ -15,6 +15,8 @@ tests/test_dialect.py rather than assumed:
 - counts are signed (DuckDB's BIGINT), not ClickHouse's UInt64, so `-count(*)` and a UNION
   of counts and their negatives keep one type;
 - a subquery joined without a name gets one (ClickHouse requires it);
+- bitmaps of user numbers (pulse.measures.BITMAP_MACROS: bitstrings on DuckDB) are
+  groupBitmap states, bitmapAnd and bitmapCardinality;
 - number and date series: `FROM range(a, b[, INTERVAL 1 DAY])` and `unnest(generate_series(…))`
   are `numbers()` and `arrayMap` over it, with DuckDB's column name `range`.
 """
@@ -35,6 +37,15 @@ CLICKHOUSE_SETTINGS = {
     "join_use_nulls": 1,
     "cast_keep_nullable": 1,
     "allow_experimental_analyzer": 1,
+}
+
+
+# pulse.measures.BITMAP_MACROS, as ClickHouse's bitmaps of UInt32 user numbers.
+_BITMAPS = {
+    "bitmap_of": "groupBitmapState(toUInt32(assumeNotNull({0})))",
+    "bitmap_union": "groupBitmapOrState({0})",
+    "bitmap_and": "bitmapAnd({0}, {1})",
+    "bitmap_count": "toInt64(bitmapCardinality({0}))",
 }
 
 
@@ -96,10 +107,15 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Explode) and isinstance(node.this, exp.GenerateSeries):
         values, count = _series(node.this)
         return _parse(f"arrayJoin(arrayMap(number -> {values}, range({count})))")
+    if isinstance(node, exp.BitmapCount):  # sqlglot knows this one name (from Snowflake)
+        return _parse(_BITMAPS["bitmap_count"].format(_sql(node.this)))
+    if isinstance(node, exp.Anonymous) and node.name.lower() in _BITMAPS:
+        return _parse(_BITMAPS[node.name.lower()].format(*(_sql(e) for e in node.expressions)))
     if isinstance(node, exp.Anonymous) and node.name.lower() == "timezone" and len(node.expressions) == 2:
         return _local_time(node)
     if isinstance(node, exp.PercentileCont):
-        return exp.ParameterizedAgg(this="quantileExactInclusive", expressions=[node.expression], params=[node.this])
+        return exp.ParameterizedAgg(this="quantileExactInclusive", expressions=[node.expression],
+                                    params=[node.this.copy().transform(_rewrite)])
     return node
 
 
@@ -111,7 +127,7 @@ def _series(series: exp.GenerateSeries) -> tuple[str, str]:
     """A DuckDB range / generate_series as ClickHouse SQL: the n-th value (of `number`) and how many."""
     start = series.args.get("start") or exp.Literal.number(0)
     end, step = series.args["end"], series.args.get("step")
-    first, last = start.sql(dialect="clickhouse"), end.sql(dialect="clickhouse")
+    first, last = _sql(start), _sql(end)
     extra = "" if series.args.get("is_end_exclusive") else " + 1"
     if step is None or (isinstance(step, exp.Literal) and step.this == "1"):
         return f"toInt64(({first}) + number)", f"assumeNotNull(toUInt64(greatest(0, ({last}) - ({first}){extra})))"
@@ -132,12 +148,18 @@ def _parse(sql: str) -> exp.Expression:
     return sqlglot.parse_one(sql, read="clickhouse")
 
 
+def _sql(node: exp.Expression) -> str:
+    """A part of a rewritten node, itself rewritten (a replaced node's parts are not visited)."""
+    return node.copy().transform(_rewrite).sql(dialect="clickhouse")
+
+
 def _local_time(node: exp.Anonymous) -> exp.Expression:
     """timezone(tz, timezone('UTC', ts)) → toTimeZone(toDateTime64(ts, 6, 'UTC'), tz), wall clock only."""
     zone, inner = node.expressions
     if isinstance(inner, exp.Anonymous) and inner.name.lower() == "timezone" and len(inner.expressions) == 2:
         utc, instant = inner.expressions
         if isinstance(utc, exp.Literal) and utc.this == "UTC":
+            instant = instant.copy().transform(_rewrite)
             as_utc = exp.Anonymous(this="toDateTime64", expressions=[instant, exp.Literal.number(6), exp.Literal.string("UTC")])
             local = exp.Anonymous(this="toTimeZone", expressions=[as_utc, zone])
             # The wall-clock time in the zone, as a zone-less value like DuckDB's TIMESTAMP.

@@ -64,3 +64,16 @@ def money(expr: str) -> str:
 def rate(numerator: str, denominator: str) -> str:
     """SQL for a fraction that is empty, not an error, when the denominator is 0."""
     return f"CAST({numerator} AS DOUBLE) / NULLIF({denominator}, 0)"
+
+
+# -- bitmaps of user numbers (retention, churn) -------------------------------------------------
+# Sets of users as bitmaps of their numbers 1 … n: built per group, intersected, unioned and
+# counted. Named here once as DuckDB macros (bitstrings) on every reading connection;
+# pulse.dialect renders the same names as ClickHouse's groupBitmap functions.
+BITMAP_MACROS = {
+    "bitmap_of": ("uid, n", "bitstring_agg(uid, 1, n)"),  # aggregate: the group's users
+    "bitmap_union": ("b", "bit_or(b)"),  # aggregate: users in any of the group's bitmaps
+    "bitmap_and": ("a, b", "a & b"),  # users in both
+    "bitmap_count": ("b", "bit_count(b)"),  # how many users
+}
+

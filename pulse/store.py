@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import polars as pl
 
-from pulse.measures import local_day, local_hour
+from pulse.measures import BITMAP_MACROS, local_day, local_hour
 from pulse.schema import DEVICE_TYPES, EVENT_TYPES, KEYS, SCHEMAS, TRANSACTION_KINDS, TRANSACTION_STATUSES
 from pulse import derived
 from pulse.settings import Settings, parse_alert_rules
@@ -320,6 +320,8 @@ class Store:
                 try:
                     if self.query_memory_mb:
                         con.execute(f"SET memory_limit = '{int(self.query_memory_mb)}MB'")
+                    for name, (arguments, body) in BITMAP_MACROS.items():  # in memory: the store is read-only
+                        con.execute(f"CREATE MACRO {name}({arguments}) AS {body}")
                     con.execute("ATTACH ? AS store (READ_ONLY)", [str(self.path)])
                     con.execute("USE store")
                     con.execute("SELECT value FROM meta WHERE key = 'schema_version'")
@@ -336,7 +338,7 @@ class Store:
         cur = self._connection().cursor()
         timer = threading.Timer(self.query_seconds, cur.interrupt) if self.query_seconds else None
         try:
-            cur.execute("USE store")
+            cur.execute("SET search_path = 'store.main,memory.main'")  # the store's tables, then the macros
             if timer:
                 timer.start()
             yield cur

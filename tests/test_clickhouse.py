@@ -17,12 +17,10 @@ from pulse.clickhouse import ChdbStore
 from pulse.query import make_query
 from pulse.store import Store
 
-BITMAPS = "DuckDB bitstrings (bitstring_agg, &, bit_count) are groupBitmap* on ClickHouse: not rendered yet"
 SAMPLE = "USING SAMPLE draws other rows on ClickHouse: the sample needs a rule both engines share"
 # Low API limits, so the users near theirs are a list, not an empty frame.
 API_LIMITS = (("free", 5), ("trial", 5), ("pro", 20), ("enterprise", 50))
 NOT_YET = {
-    "alerts": BITMAPS, "churn": BITMAPS, "retention": BITMAPS, "retention_by": BITMAPS, "retention_curve": BITMAPS,
     "property_keys": SAMPLE,
     "funnel": "reads DuckDB's rowid",
     "lifecycle": "lead/lag over a user's periods differ (dormant counts)",
