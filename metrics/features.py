@@ -140,10 +140,14 @@ def unused_features(store, q: Query) -> pl.DataFrame:
 def api_usage(store, q: Query) -> pl.DataFrame:
     """Accounts that made at least 80 % of their plan's monthly API call limit in the month of the range's end (counted from the month's first day to the end day), highest share first."""
     limits = dict(q.opt("limits"))
+    # One row per plan (a VALUES list, which both engines read alike; two unnests in one
+    # SELECT are zipped by DuckDB and multiplied by ClickHouse).
+    plans = {k: v for i, (plan, calls) in enumerate(limits.items()) for k, v in ((f"plan_{i}", plan), (f"calls_{i}", calls))}
+    rows = ", ".join(f"($plan_{i}, $calls_{i})" for i in range(len(limits))) or "(NULL, NULL)"
     scope, params = event_scope(q, "e")
     out = store.fetch(
         f"""
-        WITH limits AS (SELECT unnest(CAST($plans AS VARCHAR[])) AS plan, unnest(CAST($limits AS BIGINT[])) AS calls),
+        WITH limits AS (SELECT plan, CAST(calls AS BIGINT) AS calls FROM (VALUES {rows}) AS l(plan, calls)),
         usage AS (
             SELECT e.user_id, count(*) AS api_calls FROM events e
             WHERE e.event_type = 'api_call' AND e.day BETWEEN $month_start AND $end AND {scope}
@@ -154,6 +158,6 @@ def api_usage(store, q: Query) -> pl.DataFrame:
         WHERE u.api_calls * 100 >= l.calls * {API_WARNING_PERCENT}
         ORDER BY share DESC, u.user_id
         """,
-        {**params, "plans": list(limits), "limits": list(limits.values()), "month_start": q.end.replace(day=1), "end": q.end},
+        {**params, **plans, "month_start": q.end.replace(day=1), "end": q.end},
     )
     return out.cast({"api_calls": pl.Int64, "limit": pl.Int64})

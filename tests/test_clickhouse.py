@@ -25,7 +25,7 @@ NOT_YET = {
     "funnel": "reads DuckDB's rowid",
     "lifecycle": "lead/lag over a user's periods differ (dormant counts)",
     "mrr": "month arithmetic differs", "mrr_bridge": "month arithmetic differs", "plan_mix": "month arithmetic differs",
-    "api_usage": "two unnests in one SELECT are zipped by DuckDB and multiplied by ClickHouse",
+
 }
 
 # Metrics with nothing to show on this small business at the default view (a frame of no
