@@ -60,8 +60,10 @@ def monthly(q: Query) -> Query:
 
 def month_ends_sql() -> str:
     """A relation (month, at) of the months bound as $months and the instants $ats at which each
-    ends (see month_end_params)."""
-    return "(SELECT unnest(CAST($months AS DATE[])) AS month, unnest(CAST($ats AS TIMESTAMP[])) AS at)"
+    ends (see month_end_params). The two lists are read by position, which DuckDB and
+    ClickHouse do alike (two unnests in one SELECT are zipped by one, multiplied by the other)."""
+    return ("(SELECT (CAST($months AS DATE[]))[i.range] AS month, (CAST($ats AS TIMESTAMP[]))[i.range] AS at "
+            "FROM range(1, array_length(CAST($months AS DATE[])) + 1) i)")
 
 
 def month_end_params(store, months: list[date]) -> Params:

@@ -24,7 +24,6 @@ NOT_YET = {
     "property_keys": SAMPLE,
     "funnel": "reads DuckDB's rowid",
     "lifecycle": "lead/lag over a user's periods differ (dormant counts)",
-    "mrr": "month arithmetic differs", "mrr_bridge": "month arithmetic differs", "plan_mix": "month arithmetic differs",
 
 }
 
