@@ -15,6 +15,8 @@ tests/test_dialect.py rather than assumed:
 - counts are signed (DuckDB's BIGINT), not ClickHouse's UInt64, so `-count(*)` and a UNION
   of counts and their negatives keep one type;
 - a subquery joined without a name gets one (ClickHouse requires it);
+- a WHERE clause reads the table's column where the SELECT has a same-named alias
+  (ClickHouse would read the alias);
 - bitmaps of user numbers (pulse.measures.BITMAP_MACROS: bitstrings on DuckDB) are
   groupBitmap states, bitmapAnd and bitmapCardinality;
 - number and date series: `FROM range(a, b[, INTERVAL 1 DAY])` and `unnest(generate_series(…))`
@@ -61,12 +63,13 @@ def clickhouse(sql: str, params: dict[str, Any] | None = None) -> str:
         raise DialectError(f"The SQL does not parse: {exc}") from None
     values = params or {}
     tree = tree.transform(lambda node: _parameter(node, values)).transform(_rewrite)
-    for select in tree.find_all(exp.Select):
-        select.set("expressions", [_named(e) for e in select.expressions])
     # ClickHouse wants a name for every subquery it joins; DuckDB does without.
     for number, subquery in enumerate(s for s in tree.find_all(exp.Subquery)
                                       if isinstance(s.parent, (exp.From, exp.Join)) and not s.alias):
         subquery.set("alias", exp.TableAlias(this=exp.to_identifier(f"_subquery_{number}")))
+    for select in tree.find_all(exp.Select):
+        _where_reads_columns(select)
+        select.set("expressions", [_named(e) for e in select.expressions])
     return tree.sql(dialect="clickhouse")
 
 
@@ -166,6 +169,23 @@ def _local_time(node: exp.Anonymous) -> exp.Expression:
             return exp.Anonymous(this="toDateTime64", expressions=[
                 exp.Anonymous(this="toString", expressions=[local]), exp.Literal.number(6), exp.Literal.string("UTC")])
     raise DialectError("timezone() is rendered only as the local time of a UTC instant: timezone(tz, timezone('UTC', ts)).")
+
+
+def _where_reads_columns(select: exp.Select) -> None:
+    """In SQL a WHERE clause sees the table's columns, never the SELECT's aliases; ClickHouse
+    resolves a name to a same-named alias first (`SELECT period + 1 AS period … WHERE period`
+    would filter on period + 1). Such a name is qualified with its one source."""
+    where, source = select.args.get("where"), select.args.get("from_")
+    if where is None or source is None or select.args.get("joins"):
+        return
+    aliases = {e.alias for e in select.expressions if isinstance(e, exp.Alias)
+               and not (isinstance(e.this, exp.Column) and e.this.name == e.alias)}
+    table = source.this.alias_or_name
+    if not aliases or not table:
+        return
+    for column in where.find_all(exp.Column):
+        if not column.table and column.name in aliases:
+            column.set("table", exp.to_identifier(table))
 
 
 def _named(projection: exp.Expression) -> exp.Expression:

@@ -23,7 +23,6 @@ API_LIMITS = (("free", 5), ("trial", 5), ("pro", 20), ("enterprise", 50))
 NOT_YET = {
     "property_keys": SAMPLE,
     "funnel": "reads DuckDB's rowid",
-    "lifecycle": "lead/lag over a user's periods differ (dormant counts)",
 
 }
 

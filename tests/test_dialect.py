@@ -103,3 +103,10 @@ def test_two_unnests_in_one_select_differ(engines):
     duck, ch = engines("SELECT unnest(['a', 'b']) AS k, unnest([1, 2]) AS v")
     assert sorted(duck) == [("a", 1), ("b", 2)]
     assert len(ch) == 4
+
+
+def test_a_where_clause_reads_the_column_not_a_same_named_alias(engines):
+    # ClickHouse resolves a name to the SELECT's alias first unless told otherwise.
+    sql = "SELECT x + 1 AS x FROM (SELECT unnest([1, 2, 3]) AS x) WHERE x = 2"
+    duck, ch = engines(sql)
+    assert duck == ch == [(3,)]
