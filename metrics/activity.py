@@ -248,7 +248,7 @@ def activity_kpis(store, q: Query) -> pl.DataFrame:
         daily.append(f"avg(engagement) {on_days} AS engagement_score_{half}")
         in_half = f"day BETWEEN {first} AND {last}"
         bounces, started = f"count(*) FILTER (WHERE {in_half} AND events = 1)", f"count(*) FILTER (WHERE {in_half})"
-        per_session += [f"{started} AS sessions_{half}", f"{mean_seconds('duration_s')} FILTER (WHERE {in_half}) AS avg_duration_s_{half}",
+        per_session += [f"{started} AS sessions_{half}", f"{mean_seconds('duration_s', in_half)} AS avg_duration_s_{half}",
                         f"{rate(bounces, started)} AS bounce_rate_{half}"]
     row = store.fetch(
         f"""

@@ -20,10 +20,13 @@ def local_hour(expr: str) -> str:
     return f"CAST(hour(timezone($tz, timezone('UTC', {expr}))) AS TINYINT)"
 
 
-def mean_seconds(column: str) -> str:
-    """SQL for the mean of a column of seconds (microsecond precision). Summed as an exact
-    decimal, so the mean does not depend on the order DuckDB's threads add the rows in."""
-    return f"avg(CAST({column} AS DECIMAL(18,6)))"
+def mean_seconds(column: str, where: str | None = None) -> str:
+    """SQL for the mean of a column of seconds (microsecond precision). Summed as whole
+    microseconds, exactly (over the rows `where` keeps), so the mean depends neither on the order the rows are added in
+    nor on the engine (ClickHouse's cast of a float to a decimal truncates; DuckDB's rounds)."""
+    only = f" FILTER (WHERE {where})" if where else ""
+    return (f"CAST(sum(CAST(round({column} * 1000000) AS BIGINT)){only} AS DOUBLE) "
+            f"/ NULLIF(count({column}){only}, 0) / 1000000.0")
 
 
 # -- money (METRICS.md "Purchases and revenue"), rows of transactions t -----------------------

@@ -1,0 +1,83 @@
+"""ClickHouse parity on the demo business: every registered metric's export, byte for byte.
+
+    python bench/parity.py                      # 1M events, seed 7
+    python bench/parity.py --events 200000
+
+Loads the demo business into a DuckDB store (kept in bench/out/parity-EVENTS/), copies its
+tables into chDB (pulse.clickhouse.ChdbStore.copy_of), asks every metric of both at the
+default view (the last 30 days, by day) and over the last 365 days, and compares the CSV
+exports (pulse.export.to_csv) byte for byte. Prints one line per difference and the count;
+exit 1 when any differs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DAYS = 365
+# What a metric cannot do without, and the page's choice where the page makes one.
+NEEDED = {"steps": "/,/pricing,/signup", "text": "an"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    from loaders import demo
+    from loaders.load import load_demo
+    from metrics import registry
+    from pulse.clickhouse import ChdbStore
+    from pulse.export import to_csv
+    from pulse.query import make_query
+    from pulse.store import Store
+
+    out = ROOT / "bench" / "out" / f"parity-{args.events}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    duck = Store(out / "pulse.duckdb")
+    users = max(1, round(args.events / demo.estimate_events(1000, DAYS) * 1000))
+    began = time.perf_counter()
+    stored = load_demo(duck, users=users, days=DAYS, seed=args.seed).reports["events"].stored
+    print(f"DuckDB: {stored:,} events of {users:,} users loaded in {time.perf_counter() - began:.1f} s", flush=True)
+    began = time.perf_counter()
+    chdb = ChdbStore.copy_of(duck, out / "chdb")
+    print(f"chDB: the store's tables copied in {time.perf_counter() - began:.1f} s", flush=True)
+
+    last = duck.info().last_day
+    person = duck.scalar("SELECT user_id FROM transactions GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+    differ = same = 0
+    for days in (30, DAYS):
+        for m in registry.all_metrics():
+            needed = {o.name for o in m.options if o.required}
+            given = NEEDED | {"period": (last - timedelta(days=3)).isoformat(), "user_id": person}
+            q = m.typed(make_query(last - timedelta(days=days - 1), last, "day",
+                                   {k: v for k, v in given.items() if k in needed}))
+            try:
+                expected = to_csv(registry.run(m.name, duck, q))
+                got = to_csv(registry.run(m.name, chdb, q))
+            except Exception as exc:  # a metric that fails on one engine is a difference
+                print(f"  {m.name} ({days} days): failed on ClickHouse: {str(exc).splitlines()[0][:160]}")
+                differ += 1
+                continue
+            if got == expected:
+                same += 1
+            else:
+                lines = [(a, b) for a, b in zip(expected.splitlines(), got.splitlines()) if a != b]
+                first = lines[0] if lines else ("(rows)", f"{len(expected.splitlines())} against {len(got.splitlines())}")
+                print(f"  {m.name} ({days} days): differs, first: {first[0][:70]!r} against {first[1][:70]!r}")
+                differ += 1
+    print(f"{same} of {same + differ} exports identical byte for byte ({differ} differ)")
+    sys.exit(1 if differ else 0)
+
+
+if __name__ == "__main__":
+    main()
