@@ -4,8 +4,8 @@
     python bench/parity.py --events 200000
 
 Loads the demo business into a DuckDB store (kept in bench/out/parity-EVENTS/), copies its
-tables into chDB (pulse.clickhouse.ChdbStore.copy_of), asks every metric of both at the
-default view (the last 30 days, by day) and over the last 365 days, and compares the CSV
+tables into chDB (pulse.clickhouse.ChdbStore.copy_of), asks every metric of both at its page's
+view (bench/run.py's default query: the last 30 days, by day) and over the last 365 days, and compares the CSV
 exports (pulse.export.to_csv) byte for byte. Prints one line per difference and the count;
 exit 1 when any differs.
 """
@@ -20,10 +20,8 @@ from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 DAYS = 365
-# What a metric cannot do without, and the page's choice where the page makes one.
-NEEDED = {"steps": "/,/pricing,/signup", "text": "an"}
 
 
 def main() -> None:
@@ -32,12 +30,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
+    import dataclasses
+
+    from run import default_query  # bench/run.py: each metric's page view
+
     from loaders import demo
     from loaders.load import load_demo
     from metrics import registry
     from pulse.clickhouse import ChdbStore
     from pulse.export import to_csv
-    from pulse.query import make_query
     from pulse.store import Store
 
     out = ROOT / "bench" / "out" / f"parity-{args.events}"
@@ -52,15 +53,11 @@ def main() -> None:
     chdb = ChdbStore.copy_of(duck, out / "chdb")
     print(f"chDB: the store's tables copied in {time.perf_counter() - began:.1f} s", flush=True)
 
-    last = duck.info().last_day
-    person = duck.scalar("SELECT user_id FROM transactions GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
     differ = same = 0
     for days in (30, DAYS):
         for m in registry.all_metrics():
-            needed = {o.name for o in m.options if o.required}
-            given = NEEDED | {"period": (last - timedelta(days=3)).isoformat(), "user_id": person}
-            q = m.typed(make_query(last - timedelta(days=days - 1), last, "day",
-                                   {k: v for k, v in given.items() if k in needed}))
+            q = default_query(duck, m.name)
+            q = dataclasses.replace(q, start=q.end - timedelta(days=days - 1))
             try:
                 expected = to_csv(registry.run(m.name, duck, q))
                 got = to_csv(registry.run(m.name, chdb, q))

@@ -28,7 +28,9 @@ from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+import page_calls  # noqa: E402  (bench/page_calls.py)
 
 OUT = ROOT / "bench" / "out"
 DAYS = 365
@@ -109,9 +111,6 @@ def child_time(path: Path, names: list[str], warm_runs: int) -> dict:
 def child_page(path: Path, page: str, warm_runs: int) -> dict:
     """Runs in two child processes: the page's calls recorded and timed warm, then fresh
     in a new process (bench/page_calls.py)."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    import page_calls
-
     calls_file = path.with_name(f"calls-{page}.pickle")
     return page_calls.warm(path, page, 30, warm_runs, calls_file)
 
@@ -150,9 +149,6 @@ def bench_size(events: int, reuse: bool) -> None:
         areas[m.area] = areas.get(m.area, 0.0) + warm[m.name]["warm"]
     print("sum of each area's metrics, warm (pages draw some of them, and some of other areas): " +
           ", ".join(f"{area} {seconds * 1000:.0f} ms" for area, seconds in sorted(areas.items())))
-    sys.path.insert(0, str(ROOT / "bench"))
-    import page_calls
-
     print("each page as drawn at its default view (fresh: its metric calls in a new process; "
           "warm: its metric calls again, median of 5; target 1,000 ms warm):")
     for page in page_calls.PAGES:
@@ -174,9 +170,6 @@ def main() -> None:
         print(json.dumps(child_load(Path(args.child_load[0]), int(args.child_load[1]))))
         return
     if args.child_fresh:
-        sys.path.insert(0, str(ROOT / "bench"))
-        import page_calls
-
         print(json.dumps(page_calls.fresh(Path(args.child_fresh[0]), Path(args.child_fresh[1]))))
         return
     if args.child_page:

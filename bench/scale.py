@@ -47,13 +47,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-sys.path.insert(0, str(ROOT / "bench"))
-import page_calls  # noqa: E402  (bench/page_calls.py)
-
 _spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
 bench_run = importlib.util.module_from_spec(_spec)
 sys.modules["bench_run"] = bench_run  # its dataclasses look their module up there
 _spec.loader.exec_module(bench_run)  # type: ignore[union-attr]
+page_calls = bench_run.page_calls
 
 DAYS = 365
 SEED = 7
@@ -446,32 +444,17 @@ class Run:
             if r is None:
                 continue
             a, b = r["30d"], r["365d"]
-            flag = []
-            if a["warm"] is not None and a["warm"] > METRIC_WARM_TARGET:
-                flag.append("30d warm > 300 ms")
-            if b["warm"] is not None and b["warm"] > METRIC_WARM_TARGET:
-                flag.append("365d warm > 300 ms")
-            for view, x in (("30d", a), ("365d", b)):
-                if x["error"]:
-                    flag.append(f"{view} FAILED: {x['error']}")
+            flag = _flags(a, b, [("30d", "warm", METRIC_WARM_TARGET), ("365d", "warm", METRIC_WARM_TARGET)])
             print(f"{m.name:28} {m.area:10} {_ms(a['fresh']):>10} {_ms(a['warm']):>9} {_ms(b['fresh']):>11} "
-                  f"{_ms(b['warm']):>10}{'  ' + '; '.join(flag) if flag else ''}")
+                  f"{_ms(b['warm']):>10}{flag}")
         print(f"\n{'page, as drawn':28} {'30d fresh':>10} {'30d warm':>9} {'365d fresh':>11} {'365d warm':>10}  (ms)")
         for page in page_calls.PAGES:
             r = res["pages"].get(page)
             if r is None:
                 continue
             a, b = r["30d"], r["365d"]
-            flag = []
-            if a["warm"] is not None and a["warm"] > PAGE_WARM_TARGET:
-                flag.append("30d warm > 1 s")
-            if a["fresh"] is not None and a["fresh"] > PAGE_FRESH_TARGET:
-                flag.append("30d fresh > 2 s")
-            for view, x in (("30d", a), ("365d", b)):
-                if x["error"]:
-                    flag.append(f"{view} FAILED: {x['error']}")
-            print(f"{page:28} {_ms(a['fresh']):>10} {_ms(a['warm']):>9} {_ms(b['fresh']):>11} {_ms(b['warm']):>10}"
-                  f"{'  ' + '; '.join(flag) if flag else ''}")
+            flag = _flags(a, b, [("30d", "warm", PAGE_WARM_TARGET), ("30d", "fresh", PAGE_FRESH_TARGET)])
+            print(f"{page:28} {_ms(a['fresh']):>10} {_ms(a['warm']):>9} {_ms(b['fresh']):>11} {_ms(b['warm']):>10}{flag}")
         sums = {}
         for m in metrics:
             r = res["metrics"].get(m.name)
@@ -585,6 +568,20 @@ def _peak(r: dict) -> float:
     """A child's peak memory: its own maximum RSS (or the kernel's high-water mark sampled by
     the parent, when it died before telling), or a process it started, whichever is larger."""
     return max(r.get("peak_mb") or 0.0, r.get("hwm_mb") or 0.0, r.get("children_peak_mb") or 0.0)
+
+
+def _flags(a: dict, b: dict, limits: list[tuple[str, str, float]]) -> str:
+    """What a row of 30-day (a) and 365-day (b) figures missed or failed, for the end of its line.
+    `limits` are (view, fresh or warm, target seconds)."""
+    views = {"30d": a, "365d": b}
+    flags = [f"{view} {kind} > {_target(target)}" for view, kind, target in limits
+             if views[view][kind] is not None and views[view][kind] > target]
+    flags += [f"{view} FAILED: {x['error']}" for view, x in views.items() if x["error"]]
+    return "  " + "; ".join(flags) if flags else ""
+
+
+def _target(seconds: float) -> str:
+    return f"{seconds:g} s" if seconds >= 1 else f"{seconds * 1000:g} ms"
 
 
 def _ms(seconds: float | None) -> str:

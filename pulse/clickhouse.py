@@ -20,6 +20,16 @@ from pulse.dialect import CLICKHOUSE_SETTINGS, clickhouse
 from pulse.schema import SCHEMAS
 from pulse.store import DERIVED_VERSION, Store, StoreInfo
 
+def query(session: Any, sql: str, params: dict | None = None) -> pl.DataFrame:
+    """The store's SQL (DuckDB, `$name` parameters) run on a chDB session as ClickHouse SQL,
+    with the settings every read needs, as the frame DuckDB would give."""
+    settings = ", ".join(f"{k} = {v!r}" for k, v in CLICKHOUSE_SETTINGS.items())
+    frame = pl.from_arrow(session.query(f"{clickhouse(sql, params)} SETTINGS {settings}", "ArrowTable"))
+    # Instants come back labelled UTC; the store's are naive UTC, as DuckDB's TIMESTAMP.
+    return frame.with_columns(pl.col(name).dt.replace_time_zone(None) for name, kind in frame.schema.items()
+                              if isinstance(kind, pl.Datetime) and kind.time_zone is not None)
+
+
 class ChdbStore(Store):
     """A store read through chDB: the ClickHouse database `database` under `directory`. It
     keeps the DuckDB store's settings (timezone, currency, session timeout, limits), which
@@ -61,12 +71,8 @@ class ChdbStore(Store):
     def fetch(self, sql: str, params: list | dict | None = None) -> pl.DataFrame:
         if isinstance(params, list):
             raise ValueError("ClickHouse statements take named parameters ($name), not positional ones.")
-        settings = ", ".join(f"{k} = {v!r}" for k, v in CLICKHOUSE_SETTINGS.items())
         self.session.query(f"USE {self.database}")  # the session may be shared with another database's store
-        frame = pl.from_arrow(self.session.query(f"{clickhouse(sql, params)} SETTINGS {settings}", "ArrowTable"))
-        # Instants come back labelled UTC; the store's are naive UTC, as DuckDB's TIMESTAMP.
-        return frame.with_columns(pl.col(name).dt.replace_time_zone(None) for name, kind in frame.schema.items()
-                                  if isinstance(kind, pl.Datetime) and kind.time_zone is not None)
+        return query(self.session, sql, params)
 
     def scalar(self, sql: str, params: list | dict | None = None) -> Any:
         frame = self.fetch(sql, params)

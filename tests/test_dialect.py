@@ -8,10 +8,10 @@ import datetime as dt
 from decimal import Decimal
 
 import duckdb
-import polars as pl
 import pytest
 
-from pulse.dialect import CLICKHOUSE_SETTINGS, DialectError, clickhouse
+from pulse.clickhouse import query
+from pulse.dialect import DialectError, clickhouse
 
 
 @pytest.fixture(scope="module")
@@ -19,14 +19,9 @@ def engines(chdb_directory):
     from chdb import session
 
     chdb = session.Session(str(chdb_directory))
-    settings = ", ".join(f"{k} = {v!r}" for k, v in CLICKHOUSE_SETTINGS.items())
 
     def both(sql: str, params: dict | None = None) -> tuple[list[tuple], list[tuple]]:
-        duck = duckdb.connect().sql(sql, params=params).pl().rows()
-        frame = pl.from_arrow(chdb.query(f"{clickhouse(sql, params)} SETTINGS {settings}", "ArrowTable"))
-        frame = frame.with_columns(pl.col(n).dt.replace_time_zone(None) for n, t in frame.schema.items()
-                                   if isinstance(t, pl.Datetime) and t.time_zone is not None)
-        return duck, frame.rows()
+        return duckdb.connect().sql(sql, params=params).pl().rows(), query(chdb, sql, params).rows()
 
     return both
 
