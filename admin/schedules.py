@@ -353,7 +353,7 @@ class Runner:
         (for the link in an emailed export)."""
         self.db, self.settings, self.export, self.pages = db, settings, export, pages or {}
         self.worker = worker_id()
-        self.staging = Path(settings.store).parent / "staging"
+        self.staging = settings.folder / "staging"
 
     def run_due(self, now: datetime | None = None) -> list[Outcome]:
         now = now or _now()

@@ -18,7 +18,6 @@ import html
 import secrets
 from datetime import timedelta
 from http.cookies import SimpleCookie
-from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from starlette.concurrency import run_in_threadpool
@@ -44,7 +43,7 @@ def secret_key(settings: Settings) -> bytes:
     """The settings' secret_key, else a random one kept (owner-readable only) next to the store."""
     if settings.secret_key:
         return settings.secret_key.encode()
-    path = Path(settings.store).parent / "secret_key"
+    path = settings.folder / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)

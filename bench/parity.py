@@ -3,11 +3,12 @@
     python bench/parity.py                      # 1M events, seed 7
     python bench/parity.py --events 200000
 
-Loads the demo business into a DuckDB store (kept in bench/out/parity-EVENTS/), copies its
-tables into chDB (pulse.clickhouse.ChdbStore.copy_of), asks every metric of both at its page's
+Loads the demo business into a DuckDB store and into a chDB store (both kept in
+bench/out/parity-EVENTS/), each through its own engine's load, asks every metric of both at its page's
 view (bench/run.py's default query: the last 30 days, by day) and over the last 365 days, and compares the CSV
 exports (pulse.export.to_csv) byte for byte. Prints one line per difference and the count;
-exit 1 when any differs.
+exit 1 when any differs. The load log is left out: it is each store's own record of its own
+loads (when each began, its id), not a figure of the data.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def main() -> None:
     from loaders import demo
     from loaders.load import load_demo
     from metrics import registry
-    from pulse.clickhouse import ChdbStore
+    from pulse.clickhouse import ClickHouseStore
     from pulse.export import to_csv
     from pulse.store import Store
 
@@ -49,13 +50,16 @@ def main() -> None:
     began = time.perf_counter()
     stored = load_demo(duck, users=users, days=DAYS, seed=args.seed).reports["events"].stored
     print(f"DuckDB: {stored:,} events of {users:,} users loaded in {time.perf_counter() - began:.1f} s", flush=True)
+    chdb = ClickHouseStore.chdb(out / "chdb", like=duck)
     began = time.perf_counter()
-    chdb = ChdbStore.copy_of(duck, out / "chdb")
-    print(f"chDB: the store's tables copied in {time.perf_counter() - began:.1f} s", flush=True)
+    load_demo(chdb, users=users, days=DAYS, seed=args.seed)
+    print(f"chDB: the same loaded in {time.perf_counter() - began:.1f} s", flush=True)
 
     differ = same = 0
     for days in (30, DAYS):
         for m in registry.all_metrics():
+            if m.name == "load_log":
+                continue
             q = default_query(duck, m.name)
             q = dataclasses.replace(q, start=q.end - timedelta(days=days - 1))
             try:

@@ -1,88 +1,706 @@
-"""Pulse's metrics on ClickHouse, in process through chDB (issue 17, first part).
+"""Pulse's store on ClickHouse: `chdb://DIRECTORY` (ClickHouse in this process, through chDB)
+or `clickhouse://USER:PASSWORD@HOST:PORT/DATABASE` (a server, through clickhouse-connect).
 
-A `ChdbStore` answers the metrics' `fetch` and `scalar` on ClickHouse: each statement is the
-one the DuckDB store runs, rendered by `pulse.dialect.clickhouse`. This first part holds a
-copy of a published DuckDB store's tables (`ChdbStore.copy_of`), which is what the parity
-check needs: the same rows in both engines, every metric asked of both. Loading straight
-into ClickHouse tables of its own design, the `chdb://` and `clickhouse://` store settings
-and the pages on ClickHouse come next; until then nothing in the app or the command reads a
-ChdbStore.
+Every metric asks the same SQL of both engines: a DuckDB statement is rendered for ClickHouse
+by `pulse.dialect.clickhouse`. The tables are ClickHouse's own (`TABLES`): MergeTree sorted by
+day and user, monthly partitions for what grows with time, LowCardinality text for
+enumerations, Decimal money.
+
+Versions. The store's database (DATABASE; `pulse` for chDB) holds one small table,
+`published` (version, database, published_at); each published version of the store is a
+database of its own, DATABASE_vN, holding the input, derived, quarantine and meta tables.
+Readers take the newest row of `published` and read its database. A load builds the next
+version's database: each input table's untouched partitions are attached from the current
+version (hard links, nothing copied), the partitions the load touches are rewritten with its
+rows merged by key, and the derived tables are built by INSERT … SELECT. One row in
+`published` then swaps every table at once: readers never see half a load, across tables too
+(EXCHANGE TABLES swaps one pair at a time), and a failed load leaves only an unpublished
+database, dropped at once or by the next load. The version before the current one is kept for
+reads still running on it.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import re
+import shutil
+import threading
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
+from urllib.parse import unquote, urlsplit
 
 import polars as pl
+import pyarrow as pa
 
+from pulse import derived
 from pulse.dialect import CLICKHOUSE_SETTINGS, clickhouse
-from pulse.schema import SCHEMAS
-from pulse.store import DERIVED_VERSION, Store, StoreInfo
+from pulse.measures import local_day, local_hour
+from pulse.schema import KEYS, SCHEMAS
+from pulse.store import (DERIVED_VERSION, SCHEMA_VERSION, Store, StoreError, StoreInfo, Writer)
 
-def query(session: Any, sql: str, params: dict | None = None) -> pl.DataFrame:
-    """The store's SQL (DuckDB, `$name` parameters) run on a chDB session as ClickHouse SQL,
-    with the settings every read needs, as the frame DuckDB would give."""
-    settings = ", ".join(f"{k} = {v!r}" for k, v in CLICKHOUSE_SETTINGS.items())
-    frame = pl.from_arrow(session.query(f"{clickhouse(sql, params)} SETTINGS {settings}", "ArrowTable"))
-    # Instants come back labelled UTC; the store's are naive UTC, as DuckDB's TIMESTAMP.
+ROOT = Path(__file__).resolve().parent.parent
+
+# The input tables as ClickHouse keeps them: (columns, PARTITION BY, ORDER BY).
+_TEXT, _OPT, _LOW = "String", "Nullable(String)", "LowCardinality(Nullable(String))"
+_TS, _DAY, _MONEY = "DateTime64(6)", "Date32", "Decimal(18, 4)"
+TABLES: dict[str, tuple[dict[str, str], str | None, str]] = {
+    "users": ({"user_id": _TEXT, "email": _OPT, "name": _OPT, "signup_at": _TS, "country": _LOW, "timezone": _LOW,
+               "auth_provider": _LOW, "plan": _LOW, "marketing_opt_in": "Bool"}, None, "user_id"),
+    "events": ({"event_id": _TEXT, "user_id": _TEXT, "ts": _TS, "event_type": "LowCardinality(String)",
+                "event_name": _LOW, "page_path": _OPT, "session_id": _OPT, "device_type": _LOW, "browser": _LOW,
+                "os": _LOW, "country_code": _LOW, "referrer": _OPT, "properties": _OPT, "day": _DAY, "hour": "Int8"},
+               "toYYYYMM(day)", "(day, user_id, ts)"),
+    "transactions": ({"transaction_id": _TEXT, "user_id": _TEXT, "ts": _TS, "kind": "LowCardinality(String)",
+                      "status": "LowCardinality(String)", "amount": _MONEY, "currency": "LowCardinality(String)",
+                      "product_id": _OPT, "product_name": _OPT, "category": _LOW, "provider": _LOW,
+                      "payment_method": _LOW, "plan": _LOW, "refund_of": _OPT, "day": _DAY},
+                     "toYYYYMM(day)", "(day, user_id, ts)"),
+    "subscriptions": ({"subscription_id": _TEXT, "user_id": _TEXT, "plan": "LowCardinality(String)", "mrr": _MONEY,
+                       "started_at": _TS, "ended_at": f"Nullable({_TS})", "cancel_reason": _LOW},
+                      None, "(user_id, started_at, subscription_id)"),
+    "quarantine": ({"load_id": _TEXT, "table_name": "LowCardinality(String)", "source": _TEXT,
+                    "row_number": "Nullable(Int64)", "rule": _TEXT, "raw": _OPT, "quarantined_at": _TS},
+                   None, "(quarantined_at, source)"),
+    "meta": ({"key": _TEXT, "value": _OPT}, None, "key"),
+    "erased_users": ({"id_hash": _TEXT, "erased_at": _TS}, None, "id_hash"),
+}
+# The derived tables, built from a version's input tables by CREATE TABLE … AS SELECT.
+_DERIVED_LAYOUT = {
+    "user_days": ("toYYYYMM(day)", "(day, user_id)"),
+    "day_users": (None, "day"),
+    "feature_days": ("toYYYYMM(day)", "(day, user_id, feature)"),
+    "sessions": ("toYYYYMM(day)", "(day, user_id, start_ts)"),
+    "people": (None, "user_id"),
+}
+_LOCAL = {"events": {"day": local_day("ts"), "hour": local_hour("ts")}, "transactions": {"day": local_day("ts")}}
+
+
+def is_clickhouse(store: str | Path) -> bool:
+    """Whether a store setting names a ClickHouse store rather than a DuckDB file."""
+    return str(store).startswith(("chdb://", "clickhouse://"))
+
+
+@dataclass(frozen=True)
+class Address:
+    """A ClickHouse store setting, parsed. `password` is never shown: `label` is what Pulse
+    says when it names the store."""
+
+    kind: str  # "chdb" or "clickhouse"
+    database: str
+    directory: Path | None = None  # chdb
+    host: str = ""
+    port: int = 8123
+    user: str = "default"
+    password: str = ""
+    secure: bool = False
+
+    @property
+    def label(self) -> str:
+        if self.kind == "chdb":
+            return f"chdb://{self.directory}"
+        return f"clickhouse://{self.user}@{self.host}:{self.port}/{self.database}"
+
+    @property
+    def local(self) -> Path:
+        """Where Pulse keeps its own files for this store (load log, lock, staged rows)."""
+        if self.kind == "chdb":
+            return self.directory / self.database  # type: ignore[operator]
+        return ROOT / "data" / f"clickhouse-{self.host}-{self.port}-{self.database}"
+
+
+def parse_address(text: str, database: str | None = None) -> Address:
+    """`chdb://DIRECTORY` or `clickhouse://USER:PASSWORD@HOST:PORT/DATABASE` (https port:
+    `clickhouses://`… is not a scheme; add `?secure=1`). A wrong one is one sentence (no password)."""
+    if text.startswith("chdb://"):
+        folder = text[len("chdb://"):]
+        if not folder:
+            raise StoreError("The store setting chdb:// needs a directory, e.g. chdb://data/clickhouse.")
+        return Address("chdb", database or "pulse", directory=Path(folder).expanduser().resolve())
+    parts = urlsplit(text)
+    name = (parts.path or "").strip("/")
+    shown = re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", text)
+    try:
+        port = parts.port or 8123
+    except ValueError:
+        raise StoreError(f"The store setting {shown} has a port that is not a number.") from None
+    if not parts.hostname or not name or "/" in name:
+        raise StoreError(f"The store setting {shown} is not a ClickHouse address: give "
+                         "clickhouse://USER:PASSWORD@HOST:PORT/DATABASE.")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise StoreError(f"The ClickHouse database {name!r} in the store setting is not a plain name "
+                         "(letters, digits and underscores).")
+    return Address("clickhouse", database or name, host=parts.hostname, port=port,
+                   user=unquote(parts.username or "default"), password=unquote(parts.password or ""),
+                   secure="secure=1" in (parts.query or ""))
+
+
+# -- the two ways to ClickHouse ------------------------------------------------------------
+
+class _Chdb:
+    """chDB's embedded server, one per process and directory: every store of a process
+    shares it (chDB refuses a second directory), each store in a database of its own."""
+
+    _open: dict[Path, Any] = {}
+    _lock = threading.RLock()
+
+    def __init__(self, directory: Path):
+        from chdb import session  # only here: chDB is large, and only ClickHouse stores need it
+
+        with self._lock:
+            if directory not in self._open:
+                if self._open:
+                    other = next(iter(self._open))
+                    raise StoreError(f"This process already runs chDB on {other}; chDB runs one directory per "
+                                     f"process, so {directory} cannot be opened beside it.")
+                directory.mkdir(parents=True, exist_ok=True)
+                self._open[directory] = session.Session(str(directory))
+        self.session = self._open[directory]
+
+    def arrow(self, sql: str, database: str) -> pa.Table:
+        with self._lock:  # the session's current database is shared state
+            self.session.query(f"USE {database}")
+            return self.session.query(sql, "ArrowTable")
+
+    def command(self, sql: str, database: str = "system") -> None:
+        with self._lock:
+            self.session.query(f"USE {database}")
+            self.session.query(sql)
+
+    def insert(self, table: str, files: list[Path], database: str) -> None:
+        for file in files:
+            quoted = str(file).replace("\\", "\\\\").replace("'", "\\'")
+            self.command(f"INSERT INTO {database}.{table} SELECT * FROM file('{quoted}', Parquet)", database)
+
+
+class _Server:
+    """A ClickHouse server over HTTP (clickhouse-connect)."""
+
+    def __init__(self, address: Address):
+        import clickhouse_connect
+        from clickhouse_connect.driver.exceptions import ClickHouseError
+
+        where = f"{address.host}:{address.port}"
+        try:
+            self.client = clickhouse_connect.get_client(
+                host=address.host, port=address.port, username=address.user, password=address.password,
+                secure=address.secure, connect_timeout=5, send_receive_timeout=600, autogenerate_session_id=False)
+            found = self.client.command("SELECT count() FROM system.databases WHERE name = {name:String}",
+                                        parameters={"name": address.database})
+        except ClickHouseError as exc:
+            raise StoreError(_server_refusal(str(exc), where, address)) from None
+        except OSError as exc:
+            raise StoreError(f"Cannot reach the ClickHouse server at {where} ({exc.strerror or exc}): check the store "
+                             "setting and that the server is running.") from None
+        if not int(found):
+            raise StoreError(f"The ClickHouse server at {where} has no database {address.database}: create it "
+                             f"(CREATE DATABASE {address.database}) or fix the store setting.")
+
+    def arrow(self, sql: str, database: str) -> pa.Table:
+        return self.client.query_arrow(sql, settings={"database": database}, use_strings=True)
+
+    def command(self, sql: str, database: str = "system") -> None:
+        self.client.command(sql, settings={"database": database})
+
+    def insert(self, table: str, files: list[Path], database: str) -> None:
+        import pyarrow.parquet as pq
+
+        for file in files:
+            self.client.insert_arrow(table, pq.read_table(file), database=database)
+
+
+def _server_refusal(text: str, where: str, address: Address) -> str:
+    """One sentence for what a ClickHouse server said, with no password in it."""
+    code = re.search(r"Code: (\d+)", text)
+    number = int(code.group(1)) if code else None
+    if number in (516, 192, 193, 194):
+        return f"The ClickHouse server at {where} refused user {address.user}: the user name or password in the store setting is wrong."
+    if number == 81:
+        return (f"The ClickHouse server at {where} has no database {address.database}: create it "
+                f"(CREATE DATABASE {address.database}) or fix the store setting.")
+    if "Connection refused" in text or "Max retries" in text or "Failed to establish" in text or "timed out" in text:
+        return f"Cannot reach the ClickHouse server at {where}: check the store setting and that the server is running."
+    first = (text.strip().splitlines() or ["no reason given"])[0]
+    if address.password:
+        first = first.replace(address.password, "***")
+    return f"The ClickHouse server at {where} refused Pulse ({first[:200]})."
+
+
+# -- the store -------------------------------------------------------------------------------
+
+def _settings_clause(extra: dict[str, Any] | None = None) -> str:
+    values = CLICKHOUSE_SETTINGS | (extra or {})
+    return " SETTINGS " + ", ".join(f"{k} = {v!r}" for k, v in values.items())
+
+
+def frame_of(table: pa.Table) -> pl.DataFrame:
+    """A ClickHouse result as the frame DuckDB gives: instants naive UTC (as DuckDB's TIMESTAMP)."""
+    frame = pl.from_arrow(table)
     return frame.with_columns(pl.col(name).dt.replace_time_zone(None) for name, kind in frame.schema.items()
                               if isinstance(kind, pl.Datetime) and kind.time_zone is not None)
 
 
-class ChdbStore(Store):
-    """A store read through chDB: the ClickHouse database `database` under `directory`. It
-    keeps the DuckDB store's settings (timezone, currency, session timeout, limits), which
-    the metrics read from the store they are given.
+def query(directory: Path, sql: str, params: dict | None = None) -> pl.DataFrame:
+    """The store's SQL (DuckDB, `$name` parameters) run on chDB in `directory` as ClickHouse
+    SQL, with the settings every read has, as the frame DuckDB would give."""
+    return frame_of(_Chdb(Path(directory).resolve()).arrow(clickhouse(sql, params) + _settings_clause(), "system"))
 
-    chDB runs one embedded server per process, on one directory: every ChdbStore of a process
-    names the same directory (a second one is refused by chDB), each its own database.
-    """
 
-    def __init__(self, directory: Path, like: Store, database: str = "pulse"):
-        super().__init__(like.path, like.timezone, like.currency, like.session_timeout, like.api_limits,
-                         alert_rules=like.alert_rules, alert_p_value=like.alert_p_value,
-                         alert_revenue_minimum=like.alert_revenue_minimum)
-        from chdb import session  # only here: chDB is large, and only ClickHouse stores need it
+class ClickHouseStore(Store):
+    """A store on ClickHouse; reads and loads as the DuckDB store does (see the module)."""
 
-        self.directory = Path(directory)
-        self.database = database
-        self.session = session.Session(str(self.directory))
-        self.session.query(f"CREATE DATABASE IF NOT EXISTS {database}")
+    def __init__(self, address: str | Address, timezone: str = "UTC", currency: str = "USD", session_timeout: int = 30,
+                 api_limits: tuple[tuple[str, int], ...] = Store.__init__.__defaults__[2],  # type: ignore[index]
+                 query_seconds: int | None = None, query_memory_mb: int | None = None, **alerts: Any):
+        self.address = address if isinstance(address, Address) else parse_address(address)
+        super().__init__(self.address.local, timezone, currency, session_timeout, api_limits,
+                         query_seconds, query_memory_mb, **alerts)
+        self.database = self.address.database
+        self._engine: _Chdb | _Server | None = None
+        self._engine_lock = threading.Lock()
 
     @classmethod
-    def copy_of(cls, store: Store, directory: Path, database: str = "pulse") -> ChdbStore:
-        """A chDB database holding exactly the tables of the published `store` (replacing it)."""
-        chdb = cls(directory, store, database)
-        chdb.command(f"DROP DATABASE IF EXISTS {database}")
-        chdb.command(f"CREATE DATABASE {database}")
-        with store.read() as con:
-            tables = [row[0] for row in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'store' ORDER BY 1").fetchall()]
-            for table in tables:
-                rows = con.sql(f"SELECT * FROM {table}").to_arrow_table()  # noqa: F841  (read by Python(rows))
-                chdb.session.query(f"CREATE TABLE {database}.{table} ENGINE = MergeTree ORDER BY tuple() "
-                                   "AS SELECT * FROM Python(rows)")
+    def chdb(cls, directory: Path, database: str = "pulse", like: Store | None = None) -> ClickHouseStore:
+        """A chDB store in `directory`, database `database`, reading as `like` does (timezone…)."""
+        address = Address("chdb", database, directory=Path(directory).resolve())
+        if like is None:
+            return cls(address)
+        return cls(address, like.timezone, like.currency, like.session_timeout, like.api_limits,
+                   alert_rules=like.alert_rules, alert_p_value=like.alert_p_value,
+                   alert_revenue_minimum=like.alert_revenue_minimum)
+
+    @classmethod
+    def copy_of(cls, store: Store, directory: Path, database: str = "pulse") -> ClickHouseStore:
+        """A chDB store loaded with exactly the input rows, quarantine and load log of `store`
+        (replacing whatever `database` held): the same rows, through ClickHouse's own load."""
+        chdb = cls.chdb(directory, database, like=store)
+        chdb.drop()
+        with store.read() as con, chdb.writer("copy") as writer:
+            for table, schema in SCHEMAS.items():
+                rows = con.sql(f"SELECT {', '.join(schema)} FROM {table}").pl()
+                writer.stage(table, rows.cast(schema))  # type: ignore[arg-type]
+            writer.keep_quarantine(con.sql("SELECT * FROM quarantine").pl())
+        if store.log_path.exists():  # its load log too: the same store, in another engine
+            shutil.copyfile(store.log_path, chdb.log_path)
         return chdb
 
-    def command(self, sql: str) -> None:
-        self.session.query(sql)
+    def __repr__(self) -> str:
+        return f"ClickHouseStore({self.address.label!r})"
 
-    def fetch(self, sql: str, params: list | dict | None = None) -> pl.DataFrame:
+    @property
+    def label(self) -> str:
+        return self.address.label
+
+    @property
+    def engine(self) -> _Chdb | _Server:
+        with self._engine_lock:
+            if self._engine is None:
+                self._engine = _Chdb(self.address.directory) if self.address.kind == "chdb" else _Server(self.address)
+            return self._engine
+
+    # -- versions
+
+    def _published(self) -> tuple[int, str] | None:
+        """The newest published version and its database; None before the first load."""
+        if not self.engine.arrow(f"SELECT 1 FROM system.tables WHERE database = '{self.database}' "
+                                 "AND name = 'published'", "system").num_rows:
+            return None
+        newest = self.engine.arrow(f"SELECT version, database FROM {self.database}.published "
+                                   "ORDER BY version DESC LIMIT 1", "system").to_pylist()
+        return (newest[0]["version"], newest[0]["database"]) if newest else None
+
+    def exists(self) -> bool:
+        return self._published() is not None
+
+    def require(self) -> None:
+        if not self.exists():
+            raise StoreError(f"There is no store in {self.label} yet: run `pulse demo` or `pulse load` first.")
+
+    def version(self) -> str:
+        published = self._published()
+        return "missing" if published is None else str(published[0])
+
+    def drop(self) -> None:
+        """Remove the store and every version of it (tests and copies)."""
+        for name in self._databases():
+            self.engine.command(f"DROP DATABASE IF EXISTS {name} SYNC")
+        self.engine.command(f"DROP DATABASE IF EXISTS {self.database} SYNC")
+
+    def _databases(self) -> list[str]:
+        return [row["name"] for row in self.engine.arrow(
+            f"SELECT name FROM system.databases WHERE startsWith(name, '{self.database}_v') ORDER BY name",
+            "system").to_pylist()]
+
+    # -- reading
+
+    def _reading(self) -> str:
+        published = self._published()
+        if published is None:
+            self.require()
+        return published[1]  # type: ignore[index]
+
+    def _limits(self) -> dict[str, Any]:
+        limits: dict[str, Any] = {}
+        if self.query_seconds:
+            limits["max_execution_time"] = self.query_seconds
+        if self.query_memory_mb:
+            limits["max_memory_usage"] = self.query_memory_mb * 1024 * 1024
+        return limits
+
+    def _run(self, sql: str, params: list | dict | None) -> pa.Table:
         if isinstance(params, list):
             raise ValueError("ClickHouse statements take named parameters ($name), not positional ones.")
-        self.session.query(f"USE {self.database}")  # the session may be shared with another database's store
-        return query(self.session, sql, params)
+        statement = clickhouse(sql, params) + _settings_clause(self._limits())
+        try:
+            return self.engine.arrow(statement, self._reading())
+        except StoreError:
+            raise
+        except Exception as exc:  # chDB raises plain RuntimeErrors; the server, its own errors
+            text = str(exc)
+            if "TIMEOUT_EXCEEDED" in text or "Code: 159" in text:
+                raise StoreError(f"This view took longer than {self.query_seconds} s to compute and was stopped, so "
+                                 "the server stays free for everyone: choose a shorter range or a coarser interval.") from None
+            if "MEMORY_LIMIT_EXCEEDED" in text or "Code: 241" in text:
+                raise StoreError(f"This view needed more than the {self.query_memory_mb} MB of memory the app allows "
+                                 "and was stopped: choose a shorter range or a coarser interval.") from None
+            raise
+
+    def fetch(self, sql: str, params: list | dict | None = None) -> pl.DataFrame:
+        return frame_of(self._run(sql, params))
 
     def scalar(self, sql: str, params: list | dict | None = None) -> Any:
         frame = self.fetch(sql, params)
         return None if frame.is_empty() else frame.row(0)[0]
+
+    @contextmanager
+    def batches(self, sql: str, params: list | dict | None, batch_rows: int, memory_mb: int) -> Iterator[Any]:
+        table = self._run(sql, params)
+        frame = frame_of(table).to_arrow()
+        yield pa.RecordBatchReader.from_batches(frame.schema, frame.to_batches(batch_rows))
+
+    @contextmanager
+    def read(self) -> Iterator[Any]:
+        raise StoreError(f"{self.label} is a ClickHouse store: this needs DuckDB's own connection, which it does not have.")
+        yield  # pragma: no cover
 
     def derived_current(self) -> bool:
         return self.scalar("SELECT value FROM meta WHERE key = 'derived_version'") == str(DERIVED_VERSION)
 
     def info(self) -> StoreInfo:
         meta = dict(self.fetch("SELECT key, value FROM meta").rows())
-        rows = {t: self.scalar(f"SELECT count(*) FROM {t}") for t in SCHEMAS}
+        counts = self.fetch(" UNION ALL ".join(f"SELECT '{t}' AS t, count(*) AS n FROM {t}" for t in SCHEMAS))
         first_day, last_day = self.fetch("SELECT min(day), max(day) FROM user_days").row(0)
-        return self._info(meta, rows, first_day, last_day)
+        return self._info(meta, dict(counts.rows()), first_day, last_day)
+
+    # -- loading
+
+    def sweep(self) -> None:
+        """Drop versions no reader can be on: neither published nor the one before the current."""
+        published = self._published()
+        keep: set[str] = set()
+        if published is not None:
+            keep = {row["database"] for row in self.engine.arrow(
+                f"SELECT database FROM {self.database}.published ORDER BY version DESC LIMIT 2", "system").to_pylist()}
+        for name in self._databases():
+            if name not in keep:
+                self.engine.command(f"DROP DATABASE IF EXISTS {name} SYNC")
+
+    @contextmanager
+    def writer(self, source: str) -> Iterator[Writer]:
+        """Load into the next version's database and publish it at the end of the block, or drop it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self._lock_path, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self.engine.command(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+                self.engine.command(f"CREATE TABLE IF NOT EXISTS {self.database}.published (version UInt64, "
+                                    "database String, published_at DateTime64(6, 'UTC')) ENGINE = MergeTree ORDER BY version")
+                self.sweep()
+                current = self._published()
+                number = (current[0] if current else 0) + 1
+                target = f"{self.database}_v{number}_{uuid.uuid4().hex[:8]}"
+                self.engine.command(f"CREATE DATABASE {target}")
+                writer = ClickHouseWriter(self, source, current[1] if current else None, target)
+                try:
+                    if current is None:
+                        writer.create_schema()
+                    else:
+                        writer.check_compatible()
+                    yield writer
+                    changed = writer.finish()
+                    if not (changed or current is None):
+                        self.engine.command(f"DROP DATABASE {target} SYNC")
+                    else:
+                        if self._published() != current:
+                            raise StoreError(f"Another load published {self.label} while this one ran; run it again.")
+                        self.engine.command(f"INSERT INTO {self.database}.published VALUES "
+                                            f"({number}, '{target}', now64(6))", "system")
+                        self.sweep()
+                except BaseException:
+                    self.engine.command(f"DROP DATABASE IF EXISTS {target} SYNC")
+                    raise
+            finally:
+                shutil.rmtree(self._spill_path, ignore_errors=True)
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _create(name: str, database: str) -> str:
+    columns, partition, order = TABLES[name]
+    body = ", ".join(f"`{c}` {kind}" for c, kind in columns.items())
+    parted = f" PARTITION BY {partition}" if partition else ""
+    return f"CREATE TABLE {database}.{name} ({body}) ENGINE = MergeTree{parted} ORDER BY {order}"
+
+
+def _row_text(columns: list[str], alias: str) -> str:
+    """A row's whole value as text, NULLs and all (two rows are the same exactly when it is)."""
+    return f"toString(tuple({', '.join(f'{alias}.`{c}`' for c in columns)}))"
+
+
+class ClickHouseWriter(Writer):
+    """Stages batches as the DuckDB writer does (Parquet files), then merges them by key into
+    the next version's tables and builds its derived tables (see the module)."""
+
+    def __init__(self, store: ClickHouseStore, source: str, current: str | None, target: str):
+        super().__init__(store, None, source)  # type: ignore[arg-type]
+        self.ch = store
+        self.engine = store.engine
+        self.current = current
+        self.target = target
+        self._meta: dict[str, str] = {}
+        self._relocalise = False
+
+    # statements on the next version, as ClickHouse SQL
+    def _command(self, sql: str) -> None:
+        self.engine.command(sql, self.target)
+
+    def _rows(self, sql: str) -> list[dict[str, Any]]:
+        return self.engine.arrow(sql + _settings_clause(), self.target).to_pylist()
+
+    def _render(self, sql: str, params: dict | None = None) -> str:
+        return clickhouse(sql, params)
+
+    def create_schema(self) -> None:
+        self._meta = {"schema_version": str(SCHEMA_VERSION), "derived_version": str(DERIVED_VERSION), "version": "0",
+                      "timezone": self.store.timezone, "currency": self.store.currency,
+                      "session_timeout": str(self.store.session_timeout)}
+        self._force_rebuild = True
+
+    def check_compatible(self) -> None:
+        self._meta = {row["key"]: row["value"] for row in self.engine.arrow(
+            "SELECT key, value FROM meta", self.current).to_pylist()}  # type: ignore[arg-type]
+        if self._meta.get("schema_version") != str(SCHEMA_VERSION):
+            raise StoreError(f"The store at {self.ch.label} was written by another version of Pulse "
+                             f"(schema {self._meta.get('schema_version')}).")
+        now = {"timezone": self.store.timezone, "currency": self.store.currency,
+               "session_timeout": str(self.store.session_timeout), "derived_version": str(DERIVED_VERSION)}
+        for key, value in now.items():
+            if self._meta.get(key) != value:
+                self._meta[key] = value
+                self._force_rebuild = True
+                self._relocalise = self._relocalise or key == "timezone"
+
+    def _erasure_salt(self) -> str:
+        if "erasure_salt" not in self._meta:
+            self._meta["erasure_salt"] = uuid.uuid4().hex
+        return self._meta["erasure_salt"]
+
+    def erased_filter(self) -> Callable[[pl.Series], pl.Series] | None:
+        if self.current is None:
+            return None
+        hashes = {row["id_hash"] for row in self.engine.arrow("SELECT id_hash FROM erased_users", self.current).to_pylist()}
+        if not hashes:
+            return None
+        salt = self._erasure_salt()
+
+        def erased(user_ids: pl.Series) -> pl.Series:
+            gone = [u for u in user_ids.unique().drop_nulls().to_list()
+                    if hashlib.sha256((salt + u).encode()).hexdigest() in hashes]
+            return user_ids.is_in(gone).fill_null(False)
+
+        return erased
+
+    def erase_user(self, user_id: str) -> dict[str, int]:
+        raise StoreError(f"Erasing a user from a ClickHouse store ({self.ch.label}) is not built yet: "
+                         "erase them from the source and load the store anew.")
+
+    def quarantine(self, table: str, bad: pl.DataFrame) -> None:
+        if bad.height == 0:
+            return
+        self.report(table).quarantined += bad.height
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        self.keep_quarantine(bad.select(
+            pl.lit(self.load_id).alias("load_id"), pl.lit(table).alias("table_name"), "source",
+            pl.col("row_number").cast(pl.Int64), "rule", "raw", pl.lit(now).cast(pl.Datetime("us")).alias("quarantined_at")))
+
+    def keep_quarantine(self, rows: pl.DataFrame) -> None:
+        """Quarantine rows as they are (quarantine's columns), for the merge to add."""
+        if rows.height:
+            self._write("quarantine_new", rows.select(list(TABLES["quarantine"][0])))
+
+    def _write(self, name: str, frame: pl.DataFrame) -> None:
+        folder = self.store._spill_path / f"stage-{self.load_id}"
+        folder.mkdir(parents=True, exist_ok=True)
+        files = self._staged.setdefault(name, [])
+        files.append(folder / f"{name}-{len(files):06d}.parquet")
+        frame.write_parquet(files[-1], compression="lz4", statistics=False)
+
+    # -- the merge
+
+    def _staging(self, table: str) -> str:
+        """The staged rows, the last copy of each key, as a table of the next version's database."""
+        schema = SCHEMAS[table]
+        columns = ", ".join(f"`{c}` {TABLES[table][0][c]}" for c in schema)
+        self._command(f"CREATE TABLE _staged_{table} ({columns}, _seq Int64) ENGINE = MergeTree ORDER BY _seq")
+        self.engine.insert(f"_staged_{table}", self._staged[table], self.target)
+        key = ", ".join(KEYS[table])
+        self._command(f"CREATE TABLE _latest_{table} ENGINE = MergeTree ORDER BY tuple() AS "
+                      f"SELECT * EXCEPT _seq FROM _staged_{table} ORDER BY _seq DESC LIMIT 1 BY {key}")
+        staged = self._rows(f"SELECT count() AS n FROM _staged_{table}")[0]["n"]
+        unique = self._rows(f"SELECT count() AS n FROM _latest_{table}")[0]["n"]
+        self.report(table).duplicates += staged - unique
+        self._command(f"DROP TABLE _staged_{table}")
+        return f"_latest_{table}"
+
+    def _merge_table(self, table: str) -> None:
+        """Build the next version of an input table: its untouched partitions attached from
+        the current version, the touched ones rewritten with the load's rows merged by key."""
+        self._command(_create(table, self.target))
+        columns = list(TABLES[table][0])
+        inputs = list(SCHEMAS.get(table, {})) or columns
+        key = f"({', '.join(KEYS[table])})" if table in KEYS else None
+        current = f"{self.current}.{table}" if self.current else None
+        removed: str | None = None
+        touched: set[str] = set()
+        insert: str | None = None
+        if table in self._staged:
+            latest = self._staging(table)
+            report = self.report(table)
+            if current:
+                stored = f"(SELECT *, _partition_id AS part FROM {current} WHERE {key} IN (SELECT {key} FROM {latest}))"
+                self._command(f"CREATE TABLE _matched_{table} ENGINE = MergeTree ORDER BY tuple() AS "
+                              f"SELECT {key} AS k, {_row_text(inputs, 's')} = {_row_text(inputs, 'l')} AS same, "
+                              f"s.part AS part FROM {stored} s JOIN {latest} l USING ({', '.join(KEYS[table])})")
+                counts = self._rows(f"SELECT count() AS matched, countIf(same) AS identical FROM _matched_{table}")[0]
+                matched, identical = counts["matched"], counts["identical"]
+            else:
+                matched = identical = 0
+            if table == "events":  # an event never changes: the first stored copy is kept
+                report.duplicates += matched
+                keep = f"{key} NOT IN (SELECT k FROM _matched_{table})" if matched else "1"
+            else:
+                report.duplicates += identical
+                report.updated += matched - identical
+                keep = f"{key} NOT IN (SELECT k FROM _matched_{table} WHERE same)" if identical else "1"
+                if matched > identical:
+                    removed = f"(SELECT k FROM _matched_{table} WHERE NOT same)"
+                    touched |= {r["part"] for r in self._rows(f"SELECT DISTINCT part FROM _matched_{table} WHERE NOT same")}
+            local = _LOCAL.get(table, {})
+            select = ", ".join([f"\"{c}\"" for c in inputs] + [f"{sql} AS {name}" for name, sql in local.items()])
+            self._command(f"CREATE TABLE _insert_{table} AS {table}")
+            self._command(f"INSERT INTO _insert_{table} " + self._render(f"SELECT {select} FROM {latest} WHERE {keep}", {"tz": self.store.timezone}))
+            inserted = self._rows(f"SELECT count() AS n FROM _insert_{table}")[0]["n"]
+            report.stored += inserted - (0 if table == "events" else matched - identical)
+            if inserted or removed:
+                self._changed = True
+            partition = TABLES[table][1]
+            touched |= {r["part"] for r in self._rows(
+                f"SELECT DISTINCT toString({partition or 'tuple()'}) AS part FROM _insert_{table}")} if partition else {"all"}
+            insert = f"_insert_{table}"
+            self._command(f"DROP TABLE {latest}")
+        if table == "quarantine" and "quarantine_new" in self._staged:
+            self._command("CREATE TABLE _insert_quarantine AS quarantine")
+            self.engine.insert("_insert_quarantine", self._staged["quarantine_new"], self.target)
+            if current:  # a row already quarantined (the same file loaded again) is not kept twice
+                same = ", ".join(c for c in columns if c not in ("load_id", "quarantined_at"))
+                self._command(f"DELETE FROM _insert_quarantine WHERE toString(tuple({same})) IN "
+                              f"(SELECT toString(tuple({same})) FROM {current})")
+            self._changed = self._changed or bool(self._rows("SELECT count() AS n FROM _insert_quarantine")[0]["n"])
+            insert = "_insert_quarantine"
+        if table == "events" and self._relocalise and current:
+            touched = {"*"}  # every local day moves with the timezone
+        if current:
+            parts = [r["partition_id"] for r in self.engine.arrow(
+                f"SELECT DISTINCT partition_id FROM system.parts WHERE database = '{self.current}' "
+                f"AND table = '{table}' AND active", "system").to_pylist()]
+            for part in parts:
+                if part in touched or "*" in touched:
+                    local = _LOCAL.get(table, {}) if "*" in touched else {}
+                    select = ", ".join(f"{local[c]} AS {c}" if c in local else f"\"{c}\"" for c in columns)
+                    where = f"_partition_id = '{part}'" + (f" AND {key} NOT IN {removed}" if removed else "")
+                    self._command(f"INSERT INTO {table} " + self._render(
+                        f"SELECT {select} FROM {current} WHERE {where}", {"tz": self.store.timezone}))
+                else:
+                    self._command(f"ALTER TABLE {table} ATTACH PARTITION ID '{part}' FROM {current}")
+        if insert:
+            self._command(f"INSERT INTO {table} SELECT * FROM {insert}")
+            self._command(f"DROP TABLE {insert}")
+        if table in KEYS and table in self._staged and self.current:
+            self._command(f"DROP TABLE IF EXISTS _matched_{table}")
+
+    def finish(self) -> bool:
+        for table in TABLES:
+            if table != "meta":
+                self._merge_table(table)
+        if not (self._changed or self._force_rebuild):
+            return False
+        self._build_derived()
+        self._meta["version"] = str(int(self._meta.get("version", "0")) + 1)
+        self._meta["published_at"] = datetime.now(timezone.utc).isoformat()
+        self._command(_create("meta", self.target))
+        self._write_frame("meta", pl.DataFrame({"key": list(self._meta), "value": list(self._meta.values())}))
+        return True
+
+    def _write_frame(self, table: str, frame: pl.DataFrame) -> None:
+        path = self.store._spill_path / f"stage-{self.load_id}" / f"{table}-{uuid.uuid4().hex[:8]}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(path)
+        self.engine.insert(table, [path], self.target)
+        path.unlink()
+
+    # -- derived tables
+
+    def _derive(self, name: str, select: str, params: dict | None = None) -> None:
+        partition, order = _DERIVED_LAYOUT[name]
+        parted = f" PARTITION BY {partition}" if partition else ""
+        self._command(f"CREATE TABLE {name} ENGINE = MergeTree{parted} ORDER BY {order} "
+                      "SETTINGS allow_nullable_key = 1 AS " + self._render(select, params) + _settings_clause())
+
+    def _build_derived(self) -> None:
+        """Every derived table of the next version, from its input tables (pulse.derived's SQL,
+        rendered for ClickHouse; sessions in polars, a bucket of users at a time)."""
+        self._derive("user_days", derived.user_days_with_next_select())
+        self._derive("day_users", derived.day_users_select())
+        self._derive("feature_days", derived.feature_days_select())
+        self._derive("people", derived.people_select(), {"tz": self.store.timezone})
+        self._sessions()
+
+    def _sessions(self) -> None:
+        columns = ", ".join(f"`{c}` {_SESSION_TYPES[c]}" for c in derived.SESSION_COLUMNS)
+        partition, order = _DERIVED_LAYOUT["sessions"]
+        self._command(f"CREATE TABLE sessions ({columns}) ENGINE = MergeTree PARTITION BY {partition} ORDER BY {order}")
+        total = self._rows("SELECT count() AS n FROM events")[0]["n"]
+        buckets = max(1, -(-total // derived.BUCKET_EVENTS))
+        self._command("CREATE TABLE _bucket_sessions AS sessions ENGINE = Memory")
+        durations = ", ".join(derived.duration_sql("start_ts", "end_ts") + " AS duration_s" if c == "duration_s" else c
+                              for c in derived.SESSION_COLUMNS)
+        for bucket in range(buckets):
+            where = "TRUE" if buckets == 1 else f"cityHash64(user_id) % {buckets} = {bucket}"
+            events = frame_of(self.engine.arrow(
+                self._render(f"SELECT {derived.BUCKET_COLUMNS} FROM events") + f" WHERE {where}" + _settings_clause(),
+                self.target))
+            if events.height:
+                self._command("TRUNCATE TABLE _bucket_sessions")
+                self._write_frame("_bucket_sessions", derived.sessions_of(events, self.store.session_timeout))
+                self._command("INSERT INTO sessions " + self._render(f"SELECT {durations} FROM _bucket_sessions"))
+        self._command("DROP TABLE _bucket_sessions")
+
+
+_SESSION_TYPES = {
+    "user_id": _TEXT, "session_no": "Int32", "start_ts": _TS, "end_ts": _TS, "day": _DAY, "duration_s": "Float64",
+    "events": "Int32", "device_type": _LOW, "browser": _LOW, "os": _LOW, "country_code": _LOW, "entry_page": _OPT,
+    "exit_page": _OPT, "page_views": "Int32", "path": _OPT,
+}

@@ -53,6 +53,16 @@ def user_days_select(where: str = "TRUE") -> str:
     ORDER BY day, user_id"""
 
 
+def user_days_with_next_select() -> str:
+    """Every user-day with its next_day, in one statement (a whole build; a load that adds
+    days fixes the next days of the users it touched with next_days)."""
+    return f"""
+    SELECT user_id, day, events, event_types, devices,
+           lead(day) OVER (PARTITION BY user_id ORDER BY day) AS next_day
+    FROM ({user_days_select()}) u
+    ORDER BY day, user_id"""
+
+
 def feature_days_select(where: str = "TRUE") -> str:
     """One row per (user, local day, feature used): its uses; and, for the feature's category,
     the time of the day's latest use that carried properties (described_at) with that use's
@@ -159,7 +169,7 @@ SESSION_COLUMNS = {
 }
 # Events sessionised at once in memory: about 1 GB of polars frames at this size.
 BUCKET_EVENTS = 1_500_000
-_BUCKET_COLUMNS = ("user_id, ts, event_id, day, event_type::VARCHAR AS event_type, page_path, "
+BUCKET_COLUMNS = ("user_id, ts, event_id, day, event_type::VARCHAR AS event_type, page_path, "
                    "device_type::VARCHAR AS device_type, browser, os, country_code")
 
 
@@ -208,7 +218,7 @@ def _sessionise(con, timeout_minutes: int, source: str, params: dict) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE new_sessions ({columns})")
     total = con.execute(f"SELECT count(*) FROM {source}", used).fetchall()[0][0]
     buckets = max(1, -(-total // BUCKET_EVENTS))
-    select = f"SELECT {_BUCKET_COLUMNS} FROM {source}"
+    select = f"SELECT {BUCKET_COLUMNS} FROM {source}"
     if buckets == 1:
         _add_sessions(con, con.sql(select, params=used).pl(), timeout_minutes)
         return
@@ -272,8 +282,7 @@ def day_users_select(where: str = "TRUE") -> str:
 
 def build(con, timeout_minutes: int, tz: str) -> None:
     """Recompute every derived table from the input tables."""
-    con.execute(f"CREATE OR REPLACE TABLE user_days AS {user_days_select()}")
-    next_days(con)
+    con.execute(f"CREATE OR REPLACE TABLE user_days AS {user_days_with_next_select()}")
     con.execute(f"CREATE OR REPLACE TABLE day_users AS {day_users_select()}")
     con.execute(f"CREATE OR REPLACE TABLE feature_days AS {feature_days_select()}")
     _sessionise(con, timeout_minutes, "events", {})

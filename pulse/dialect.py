@@ -116,6 +116,11 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         return _parse(_BITMAPS[node.name.lower()].format(*(_sql(e) for e in node.expressions)))
     if isinstance(node, exp.Anonymous) and node.name.lower() == "timezone" and len(node.expressions) == 2:
         return _local_time(node)
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "epoch_us" and len(node.expressions) == 1:
+        return _parse(f"toUnixTimestamp64Micro(toDateTime64({_sql(node.expressions[0])}, 6))")
+    if isinstance(node, (exp.Lead, exp.Lag)):  # past the partition's edge: NULL as in DuckDB, not a default value
+        node.set("this", exp.Anonymous(this="toNullable", expressions=[node.this.copy().transform(_rewrite)]))
+        return node
     if isinstance(node, exp.PercentileCont):
         return exp.ParameterizedAgg(this="quantileExactInclusive", expressions=[node.expression],
                                     params=[node.this.copy().transform(_rewrite)])

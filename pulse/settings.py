@@ -25,7 +25,9 @@ class SettingsError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    store: Path = ROOT / "data" / "pulse.duckdb"
+    # A DuckDB file, or a ClickHouse store as text: chdb://DIRECTORY or
+    # clickhouse://USER:PASSWORD@HOST:PORT/DATABASE (pulse.clickhouse).
+    store: Path | str = ROOT / "data" / "pulse.duckdb"
     admin_db: str = f"sqlite:///{ROOT / 'data' / 'admin.db'}"
     timezone: str = "UTC"
     currency: str = "USD"
@@ -65,6 +67,15 @@ class Settings:
     max_points: int = 750
     # plan label -> monthly api_call limit, for the API usage table.
     api_limits: tuple[tuple[str, int], ...] = (("free", 1_000), ("trial", 5_000), ("pro", 50_000), ("enterprise", 1_000_000))
+
+    @property
+    def folder(self) -> Path:
+        """Where Pulse keeps its own files beside the store (the web app's key, staged exports)."""
+        if isinstance(self.store, Path):
+            return self.store.parent
+        if self.store.startswith("chdb://"):
+            return Path(self.store[len("chdb://"):]).expanduser().resolve()
+        return ROOT / "data"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -135,7 +146,10 @@ def _coerce(name: str, value: object) -> object:
     """Turn a raw file or environment value into the field's type, or say what is wrong."""
     try:
         if name == "store":
-            return Path(str(value)).expanduser()
+            text = str(value).strip()
+            if text.startswith(("chdb://", "clickhouse://")):  # a ClickHouse store (pulse.clickhouse)
+                return text
+            return Path(text).expanduser()
         if name in _WHOLE:
             number = int(str(value).strip())
             low, high = _WHOLE[name]
@@ -205,6 +219,6 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         if var in environ:
             values[name] = environ[var]
     coerced = {name: _coerce(name, value) for name, value in values.items()}
-    if "store" in coerced and not coerced["store"].is_absolute():  # type: ignore[union-attr]
+    if isinstance(coerced.get("store"), Path) and not coerced["store"].is_absolute():  # type: ignore[union-attr]
         coerced["store"] = Path.cwd() / coerced["store"]  # type: ignore[operator]
     return _validate(Settings(**coerced))  # type: ignore[arg-type]

@@ -288,6 +288,10 @@ class Store:
     def from_settings(cls, settings: Settings, limited: bool = False) -> Store:
         """The store the settings name; `limited` (the web app) applies their query limits."""
         limits = (settings.query_seconds, settings.query_memory_mb) if limited else (None, None)
+        if isinstance(settings.store, str):  # chdb:// or clickhouse://
+            from pulse.clickhouse import ClickHouseStore  # only here: it builds on this module
+
+            cls = ClickHouseStore  # type: ignore[assignment]
         return cls(settings.store, settings.timezone, settings.currency, settings.session_timeout, settings.api_limits,
                    *limits, alert_rules=settings.alert_rules, alert_p_value=settings.alert_p_value,
                    alert_revenue_minimum=settings.alert_revenue_minimum)

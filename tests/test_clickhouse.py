@@ -1,6 +1,6 @@
 """Every registered metric asked of DuckDB and of ClickHouse (chDB, in process) over the same
 rows: the frames must be identical. The store is a small demo business; the ClickHouse side is
-a copy of its tables (pulse.clickhouse.ChdbStore.copy_of), each metric's SQL rendered by
+the same rows loaded into ClickHouse's own tables (pulse.clickhouse.ClickHouseStore.copy_of), each metric's SQL rendered by
 pulse.dialect. Metrics whose SQL does not yet render exactly are listed with the reason and
 expected to differ (strict: one that starts to agree fails here until it is moved over)."""
 
@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from loaders.load import load_demo, load_files
 from metrics import registry
-from pulse.clickhouse import ChdbStore
+from pulse.clickhouse import ClickHouseStore
 from pulse.query import make_query
 from pulse.store import Store
 
@@ -34,7 +34,7 @@ def stores(tmp_path_factory, chdb_directory):
     bad = folder / "bad.csv"  # two rows for the quarantine
     bad.write_text("event_id,user_id,ts,event_type\nq1,u1,yesterday,login\nq2,u1,2024-01-01 10:00,teleport\n")
     load_files(duck, "events", [bad])
-    return duck, ChdbStore.copy_of(duck, chdb_directory, "parity")
+    return duck, ClickHouseStore.copy_of(duck, chdb_directory, "parity")
 
 
 def default_query(store: Store, name: str):

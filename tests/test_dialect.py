@@ -16,12 +16,8 @@ from pulse.dialect import DialectError, clickhouse
 
 @pytest.fixture(scope="module")
 def engines(chdb_directory):
-    from chdb import session
-
-    chdb = session.Session(str(chdb_directory))
-
     def both(sql: str, params: dict | None = None) -> tuple[list[tuple], list[tuple]]:
-        return duckdb.connect().sql(sql, params=params).pl().rows(), query(chdb, sql, params).rows()
+        return duckdb.connect().sql(sql, params=params).pl().rows(), query(chdb_directory, sql, params).rows()
 
     return both
 
