@@ -21,11 +21,13 @@ reads still running on it.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import hashlib
 import re
 import shutil
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +38,8 @@ from urllib.parse import unquote, urlsplit
 
 import polars as pl
 import pyarrow as pa
+import sqlglot
+from sqlglot import exp
 
 from pulse import derived
 from pulse.dialect import CLICKHOUSE_SETTINGS, clickhouse
@@ -142,39 +146,117 @@ def parse_address(text: str, database: str | None = None) -> Address:
 # -- the two ways to ClickHouse ------------------------------------------------------------
 
 class _Chdb:
-    """chDB's embedded server, one per process and directory: every store of a process
-    shares it (chDB refuses a second directory), each store in a database of its own."""
+    """ClickHouse in this process, through chDB, on a directory.
 
-    _open: dict[Path, Any] = {}
-    _lock = threading.RLock()
+    chDB's embedded server holds its directory for one process at a time. So that the
+    dashboard, a load and the scheduler (each a process) can share a chdb:// store, a process
+    takes the directory's lock file and opens the server for a burst of work, and closes both
+    once it has been idle for IDLE_SECONDS (opening costs about 65 ms here). A load holds them
+    from start to publish: while it runs, readers in other processes wait for it, up to
+    WAIT_SECONDS. One process opens one directory at a time.
+    """
 
-    def __init__(self, directory: Path):
+    IDLE_SECONDS = 2.0
+    WAIT_SECONDS = 600
+    _all: dict[Path, _Chdb] = {}
+    _made = threading.Lock()
+
+    def __new__(cls, directory: Path) -> _Chdb:
+        with cls._made:
+            if directory not in cls._all:
+                engine = super().__new__(cls)
+                engine.directory = directory
+                engine._lock = threading.RLock()
+                engine._users = 0
+                engine._session = None
+                engine._lock_file = None
+                engine._timer = None
+                cls._all[directory] = engine
+            return cls._all[directory]
+
+    @contextmanager
+    def lease(self) -> Iterator[Any]:
+        """The open session, this process's alone for the block (and until it is idle)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._session is None:
+                self._open()
+            self._users += 1
+            try:
+                yield self._session
+            finally:
+                self._users -= 1
+                if self._users == 0:
+                    self._timer = threading.Timer(self.IDLE_SECONDS, self._close_if_idle)
+                    self._timer.daemon = True
+                    self._timer.start()
+
+    def _open(self) -> None:
         from chdb import session  # only here: chDB is large, and only ClickHouse stores need it
 
+        for other in list(self._all.values()):  # chDB runs one directory per process at a time
+            if other is not self and other._session is not None:
+                other._close_if_idle()
+                if other._session is not None:
+                    raise StoreError(f"This process is using chDB on {other.directory}; chDB opens one directory "
+                                     f"per process at a time, so {self.directory} has to wait.")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        lock = open(self.directory / ".pulse-lock", "a+")
+        waited = 0.0
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if waited >= self.WAIT_SECONDS:
+                    lock.close()
+                    raise StoreError(f"The chDB store at {self.directory} has been busy in another process (a load?) "
+                                     f"for {self.WAIT_SECONDS} s; try again when it is done.") from None
+                time.sleep(0.05)
+                waited += 0.05
+        try:
+            self._session = session.Session(str(self.directory))
+        except Exception as exc:
+            lock.close()
+            raise StoreError(f"chDB cannot open {self.directory}: {str(exc).strip().splitlines()[0][:200]}") from None
+        self._lock_file = lock
+
+    @classmethod
+    def close_all(cls) -> None:
+        """Close every idle session (at exit: chDB crashes the interpreter's exit otherwise)."""
+        for engine in list(cls._all.values()):
+            if engine._timer is not None:
+                engine._timer.cancel()
+            engine._close_if_idle()
+
+    def _close_if_idle(self) -> None:
         with self._lock:
-            if directory not in self._open:
-                if self._open:
-                    other = next(iter(self._open))
-                    raise StoreError(f"This process already runs chDB on {other}; chDB runs one directory per "
-                                     f"process, so {directory} cannot be opened beside it.")
-                directory.mkdir(parents=True, exist_ok=True)
-                self._open[directory] = session.Session(str(directory))
-        self.session = self._open[directory]
+            if self._users or self._session is None:
+                return
+            self._session.close()
+            self._session = None
+            self._lock_file.close()  # and with it the lock
+            self._lock_file = None
 
     def arrow(self, sql: str, database: str) -> pa.Table:
-        with self._lock:  # the session's current database is shared state
-            self.session.query(f"USE {database}")
-            return self.session.query(sql, "ArrowTable")
+        with self.lease() as session:  # the session's current database is shared state: one statement at a time
+            session.query(f"USE {database}")
+            return session.query(sql, "ArrowTable")
 
     def command(self, sql: str, database: str = "system") -> None:
-        with self._lock:
-            self.session.query(f"USE {database}")
-            self.session.query(sql)
+        with self.lease() as session:
+            session.query(f"USE {database}")
+            session.query(sql)
 
     def insert(self, table: str, files: list[Path], database: str) -> None:
         for file in files:
             quoted = str(file).replace("\\", "\\\\").replace("'", "\\'")
             self.command(f"INSERT INTO {database}.{table} SELECT * FROM file('{quoted}', Parquet)", database)
+
+
+atexit.register(_Chdb.close_all)
 
 
 class _Server:
@@ -199,6 +281,11 @@ class _Server:
         if not int(found):
             raise StoreError(f"The ClickHouse server at {where} has no database {address.database}: create it "
                              f"(CREATE DATABASE {address.database}) or fix the store setting.")
+
+    @contextmanager
+    def lease(self) -> Iterator[None]:
+        """A server is shared by every process as it is."""
+        yield None
 
     def arrow(self, sql: str, database: str) -> pa.Table:
         return self.client.query_arrow(sql, settings={"database": database}, use_strings=True)
@@ -387,6 +474,49 @@ class ClickHouseStore(Store):
         raise StoreError(f"{self.label} is a ClickHouse store: this needs DuckDB's own connection, which it does not have.")
         yield  # pragma: no cover
 
+    def read_only(self, sql: str, tables: set[str], seconds: float | None, memory_mb: int,
+                  rows: int | None = None) -> pl.DataFrame:
+        """A query typed by staff (DuckDB SQL, already held to one query by pulse.sandbox), run
+        with ClickHouse's readonly setting (no writes, settings or table functions such as
+        file() or url()) and reading only the store's `tables` (no other database, no system
+        tables); at most `rows` rows when given."""
+        rendered = clickhouse(sql)
+        tree = sqlglot.parse_one(rendered, read="clickhouse")
+        named = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+        for table in tree.find_all(exp.Table):
+            allowed = table.name in tables | named and not (table.db or table.catalog)
+            if isinstance(table.this, exp.Func) or not allowed:
+                raise StoreError(f"Pulse's SQL reads the store's tables only ({', '.join(sorted(tables))}), "
+                                 f"and {table.sql(dialect='clickhouse')} is not one of them.")
+        limits: dict[str, Any] = {"readonly": 1, "max_memory_usage": int(memory_mb) * 1024 * 1024}
+        if seconds:
+            limits["max_execution_time"] = seconds
+        if rows is not None:
+            limits |= {"max_result_rows": rows, "result_overflow_mode": "break"}
+        try:
+            return frame_of(self.engine.arrow(rendered + _settings_clause(limits), self._reading()))
+        except StoreError:
+            raise
+        except Exception as exc:
+            text = str(exc)
+            if "TIMEOUT_EXCEEDED" in text:
+                raise StoreError(f"The query ran past {seconds:g} s and was stopped; narrow it (a shorter range, "
+                                 "fewer columns).") from None
+            if "MEMORY_LIMIT_EXCEEDED" in text:
+                raise StoreError(f"The query needed more than the {memory_mb:,} MB of memory Pulse's SQL may use and "
+                                 "was stopped; narrow it (a shorter range, fewer columns).") from None
+            reason = re.sub(r"^Code: \d+\. DB::Exception: ", "", text.strip().splitlines()[0]).split(" In scope")[0]
+            raise StoreError(f"The query failed: {reason[:300]}") from None
+
+    def columns(self, tables: list[str]) -> pl.DataFrame:
+        """The store's columns of `tables`, in that order: table, column, type (ClickHouse's)."""
+        order = {name: i for i, name in enumerate(tables)}
+        found = frame_of(self.engine.arrow(
+            f"SELECT table, name AS column, type FROM system.columns WHERE database = '{self._reading()}' "
+            "ORDER BY table, position", "system"))
+        return (found.filter(pl.col("table").is_in(tables))
+                .sort(pl.col("table").replace_strict(order, return_dtype=pl.Int32), maintain_order=True))
+
     def derived_current(self) -> bool:
         return self.scalar("SELECT value FROM meta WHERE key = 'derived_version'") == str(DERIVED_VERSION)
 
@@ -413,7 +543,7 @@ class ClickHouseStore(Store):
     def writer(self, source: str) -> Iterator[Writer]:
         """Load into the next version's database and publish it at the end of the block, or drop it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self._lock_path, "a+") as lock:
+        with open(self._lock_path, "a+") as lock, self.engine.lease():
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 self.engine.command(f"CREATE DATABASE IF NOT EXISTS {self.database}")

@@ -1,6 +1,6 @@
 """Pulse's SQL: one read-only query of the store, typed by a member of staff, in a sandbox.
 
-DuckDB does the enforcing. Each query gets a connection of its own, which attaches the
+DuckDB does the enforcing (on a ClickHouse store, ClickHouse does: see _on_clickhouse). Each query gets a connection of its own, which attaches the
 store file READ_ONLY and then turns off everything that reaches past it: with
 `enable_external_access` off no statement can read or write a file (read_csv, glob, COPY,
 EXPORT DATABASE), attach a database, or install or load an extension; with
@@ -27,6 +27,7 @@ import polars as pl
 
 from pulse.export import write_csv
 from pulse.settings import Settings
+from pulse.clickhouse import ClickHouseStore
 from pulse.store import Store, StoreError
 
 DEFAULT_LIMIT = 10_000
@@ -178,12 +179,7 @@ def schema(store: Store) -> pl.DataFrame:
     """The tables Pulse's SQL can query. Columns: table, column, type, description (empty
     for a column the store has and DESCRIPTIONS lacks)."""
     store.require()
-    columns = store.fetch(
-        "SELECT table_name AS table, column_name AS column, data_type AS type FROM duckdb_columns() "
-        "WHERE database_name = 'store' AND schema_name = 'main' AND list_contains($tables, table_name) "
-        "ORDER BY list_position($tables, table_name), column_index",
-        {"tables": list(DESCRIPTIONS)},
-    )
+    columns = store.columns(list(DESCRIPTIONS))
     described = [DESCRIPTIONS[t].get(c, "") for t, c in zip(columns["table"], columns["column"])]
     return columns.with_columns(pl.Series("description", described, dtype=pl.String))
 
@@ -219,6 +215,9 @@ def run_sql(store: Store, sql: str, limit: int = DEFAULT_LIMIT, seconds: float |
     `seconds` (default: the store's query_seconds, else the setting's default)."""
     query = check(sql)
     seconds = seconds or store.query_seconds or Settings.query_seconds
+    if isinstance(store, ClickHouseStore):
+        frame = _on_clickhouse(store, query, seconds, limit + 1)
+        return frame.head(limit), frame.height > limit
     with _sandbox(store, seconds, "or export it whole with pulse sql --out FILE") as con:
         table = _relation(con, query).limit(limit + 1).to_arrow_table()
     frame = pl.from_arrow(table)
@@ -231,8 +230,20 @@ def stream_sql(store: Store, sql: str, out: BinaryIO, seconds: float | None = No
     (default: the store's query_seconds; None there, as on the command line, is no limit)."""
     query = check(sql)
     seconds = seconds or store.query_seconds
+    if isinstance(store, ClickHouseStore):
+        return write_csv([_on_clickhouse(store, query, seconds)], out)
     with _sandbox(store, seconds, "or split it by range into several files") as con:
         return write_csv(_frames(_relation(con, query).to_arrow_reader(BATCH_ROWS)), out)
+
+
+def _on_clickhouse(store: ClickHouseStore, query: str, seconds: float | None, rows: int | None = None) -> pl.DataFrame:
+    """The query on a ClickHouse store: rendered from DuckDB's SQL like every metric's, so a
+    saved query runs on either engine; ClickHouse's readonly setting does the enforcing."""
+    store.require()
+    try:
+        return store.read_only(query, set(DESCRIPTIONS), seconds, store.query_memory_mb or Settings.query_memory_mb, rows)
+    except StoreError as exc:
+        raise SandboxError(str(exc)) from None
 
 
 def _frames(reader) -> Iterator[pl.DataFrame]:

@@ -384,6 +384,13 @@ class Store:
             row = con.execute(sql, _bind(sql, params)).fetchone()
         return None if row is None else row[0]
 
+    def columns(self, tables: list[str]) -> pl.DataFrame:
+        """The store's columns of `tables`, in that order: table, column, type."""
+        return self.fetch(
+            "SELECT table_name AS table, column_name AS column, data_type AS type FROM duckdb_columns() "
+            "WHERE database_name = 'store' AND schema_name = 'main' AND list_contains($tables, table_name) "
+            "ORDER BY list_position($tables, table_name), column_index", {"tables": tables})
+
     def derived_current(self) -> bool:
         """Whether the derived tables have this Pulse's shape (DERIVED_VERSION). A store built
         by an older Pulse is read the slower way the older tables allow until its next load or
