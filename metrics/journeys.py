@@ -55,6 +55,11 @@ def _matches(alias: str, param: str) -> str:
     return f"({alias}.event_name = ${param} OR {alias}.page_path = ${param})"
 
 
+def _is_step(alias: str, k: int) -> str:
+    """SQL: the row's mask (funnel) holds step k."""
+    return f"{alias}.mask % {2 ** k} >= {2 ** (k - 1)}"
+
+
 @metric(
     "funnel",
     ["step", "name", "users", "conversion_from_start", "conversion_from_previous", "median_seconds_from_previous"],
@@ -79,21 +84,27 @@ def funnel(store, q: Query) -> pl.DataFrame:
         "end_at": end_of_day_utc(q.range_end, store.timezone),
     }
     any_step = " OR ".join(_matches("e", f"step_{k}") for k in range(1, len(steps) + 1))
+    # An event's mask: the steps it can be, step k as 2^(k-1). Events of one user at one instant
+    # with one mask are interchangeable, so hits keeps them as one row with their number (copies)
+    # and nothing needs an event's identity (a row number is DuckDB's own, and reading every
+    # event's id costs more than the funnel). Of events at one instant the smaller mask comes first.
+    mask = " + ".join(f"CASE WHEN {_matches('e', f'step_{k}')} THEN {2 ** (k - 1)} ELSE 0 END"
+                      for k in range(1, len(steps) + 1))
     # reached_k: each user's first step-k event at or after their step-(k-1) event (not that
-    # same event) and no later than entry + window; users only join steps they came through.
-    # An event is told apart by its row number in the store, which is cheaper to read than its id.
+    # same event: a later one, one of another mask, or another copy) and no later than
+    # entry + window; users only join steps they came through.
     reached = [f"""reached_1 AS (
-            SELECT user_id, min(ts) AS entry, min(ts) AS reached_at, arg_min(event_no, (ts, event_no)) AS event_no,
+            SELECT user_id, min(ts) AS entry, min(ts) AS reached_at, arg_min(mask, (ts, mask)) AS mask,
                    CAST(NULL AS TIMESTAMP) AS previous_at
-            FROM hits e WHERE day BETWEEN $start AND $end AND {_matches('e', 'step_1')}
+            FROM hits e WHERE day BETWEEN $start AND $end AND {_is_step('e', 1)}
             GROUP BY user_id
         )"""]
     for k in range(2, len(steps) + 1):
         reached.append(f"""reached_{k} AS (
             SELECT r.user_id, any_value(r.entry) AS entry, min(e.ts) AS reached_at,
-                   arg_min(e.event_no, (e.ts, e.event_no)) AS event_no, any_value(r.reached_at) AS previous_at
+                   arg_min(e.mask, (e.ts, e.mask)) AS mask, any_value(r.reached_at) AS previous_at
             FROM reached_{k - 1} r JOIN hits e ON e.user_id = r.user_id
-            WHERE {_matches('e', f'step_{k}')} AND e.ts >= r.reached_at AND e.event_no <> r.event_no
+            WHERE {_is_step('e', k)} AND e.ts >= r.reached_at AND (e.ts > r.reached_at OR e.mask <> r.mask OR e.copies > 1)
                   AND e.ts <= r.entry + INTERVAL {window} DAY
             GROUP BY r.user_id
         )""")
@@ -106,8 +117,9 @@ def funnel(store, q: Query) -> pl.DataFrame:
     out = store.fetch(
         f"""
         WITH hits AS (
-            SELECT e.user_id, e.ts, e.day, e.rowid AS event_no, e.event_name, e.page_path FROM events e
+            SELECT e.user_id, e.ts, e.day, {mask} AS mask, count(*) AS copies FROM events e
             WHERE e.ts >= $start_at AND e.ts <= $end_at + INTERVAL {window} DAY AND ({any_step}) AND {scope}
+            GROUP BY ALL
         ),
         {", ".join(reached)},
         counts AS ({counts})

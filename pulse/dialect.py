@@ -20,7 +20,19 @@ tests/test_dialect.py rather than assumed:
 - bitmaps of user numbers (pulse.measures.BITMAP_MACROS: bitstrings on DuckDB) are
   groupBitmap states, bitmapAnd and bitmapCardinality;
 - number and date series: `FROM range(a, b[, INTERVAL 1 DAY])` and `unnest(generate_series(…))`
-  are `numbers()` and `arrayMap` over it, with DuckDB's column name `range`.
+  are `numbers()` and `arrayMap` over it, with DuckDB's column name `range`;
+- an instant in microseconds: `epoch_us(ts)` is `toUnixTimestamp64Micro`;
+- booleans all true: `bool_and(x)` is the minimum of x (ClickHouse has no bool_and);
+- an ordered list: `list(x ORDER BY y)` is `groupArray` of (y, x) pairs, sorted, then x;
+- a list as JSON text: `to_json(list)` is `toJSONString`, which writes a list of texts as
+  DuckDB does once forward slashes are left unescaped (a setting below);
+- a JSON object's members: `json_each(doc) AS j` joined beside its table is an ARRAY JOIN over
+  the object's keys, each with DuckDB's `json_type(j.value)` name (a non-negative integer is
+  UBIGINT, a negative one BIGINT) and DuckDB's text `j.value ->> '$'` (a string unquoted, a
+  whole double with its `.0`, JSON null as NULL), read from the document itself; `j.key`,
+  `json_type(j.value)` and `j.value ->> '$'` are the parts rendered. Numbers beyond 64-bit
+  integers and repeated keys are not rendered alike (ClickHouse reads such a number as text, and
+  a repeated key's first value twice).
 """
 
 from __future__ import annotations
@@ -39,6 +51,7 @@ CLICKHOUSE_SETTINGS = {
     "join_use_nulls": 1,
     "cast_keep_nullable": 1,
     "allow_experimental_analyzer": 1,
+    "output_format_json_escape_forward_slashes": 0,  # to_json: DuckDB writes "a/b", not "a\\/b"
 }
 
 
@@ -49,6 +62,21 @@ _BITMAPS = {
     "bitmap_and": "bitmapAnd({0}, {1})",
     "bitmap_count": "toInt64(bitmapCardinality({0}))",
 }
+
+# DuckDB's json_type names for ClickHouse's JSONType; integers are signed by their text below.
+_JSON_TYPES = {"Null": "NULL", "Bool": "BOOLEAN", "Double": "DOUBLE", "String": "VARCHAR", "Object": "OBJECT",
+               "Array": "ARRAY"}
+# One member of a JSON object `{doc}` under the key json_key, as json_each's row with DuckDB's
+# json_type name and ->> '$' text: (key, type, text).
+_JSON_MEMBER = """CAST((json_key,
+    multiIf(JSONType({doc}, json_key) IN ('Int64', 'UInt64'),
+                if(startsWith(JSONExtractRaw({doc}, json_key), '-'), 'BIGINT', 'UBIGINT'),
+            transform(toString(JSONType({doc}, json_key)), {names}, {duckdb}, '')),
+    multiIf(JSONType({doc}, json_key) = 'Null', NULL,
+            JSONType({doc}, json_key) = 'String', JSONExtractString({doc}, json_key),
+            JSONType({doc}, json_key) = 'Double' AND match(JSONExtractRaw({doc}, json_key), '^-?[0-9]+$'),
+                concat(JSONExtractRaw({doc}, json_key), '.0'),
+            JSONExtractRaw({doc}, json_key))), 'Tuple(key String, type String, text Nullable(String))')"""
 
 
 class DialectError(Exception):
@@ -68,6 +96,7 @@ def clickhouse(sql: str, params: dict[str, Any] | None = None) -> str:
                                       if isinstance(s.parent, (exp.From, exp.Join)) and not s.alias):
         subquery.set("alias", exp.TableAlias(this=exp.to_identifier(f"_subquery_{number}")))
     for select in tree.find_all(exp.Select):
+        _json_each(select)
         _where_reads_columns(select)
         select.set("expressions", [_named(e) for e in select.expressions])
     return tree.sql(dialect="clickhouse")
@@ -121,6 +150,12 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
     if isinstance(node, (exp.Lead, exp.Lag)):  # past the partition's edge: NULL as in DuckDB, not a default value
         node.set("this", exp.Anonymous(this="toNullable", expressions=[node.this.copy().transform(_rewrite)]))
         return node
+    if isinstance(node, exp.LogicalAnd):
+        return _parse(f"toBool(min({_sql(node.this)}))")
+    if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
+        return _ordered_list(node.this)
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "to_json" and len(node.expressions) == 1:
+        return _parse(f"toJSONString({_sql(node.expressions[0])})")
     if isinstance(node, exp.PercentileCont):
         return exp.ParameterizedAgg(this="quantileExactInclusive", expressions=[node.expression],
                                     params=[node.this.copy().transform(_rewrite)])
@@ -174,6 +209,55 @@ def _local_time(node: exp.Anonymous) -> exp.Expression:
             return exp.Anonymous(this="toDateTime64", expressions=[
                 exp.Anonymous(this="toString", expressions=[local]), exp.Literal.number(6), exp.Literal.string("UTC")])
     raise DialectError("timezone() is rendered only as the local time of a UTC instant: timezone(tz, timezone('UTC', ts)).")
+
+
+def _ordered_list(order: exp.Order) -> exp.Expression:
+    """list(x ORDER BY y[, z]) → the x of groupArray((y, z, x)) sorted (all keys one way)."""
+    keys = order.expressions
+    descending = {bool(k.args.get("desc")) for k in keys}
+    if len(descending) != 1:
+        raise DialectError("An ordered list is rendered only with every ORDER BY key in one direction.")
+    parts = ", ".join(_sql(part) for part in [*(k.this for k in keys), order.this])
+    sort = "arrayReverseSort" if descending.pop() else "arraySort"
+    return _parse(f"arrayMap(pair -> pair.{len(keys) + 1}, {sort}(groupArray(tuple({parts}))))")
+
+
+def _json_each(select: exp.Select) -> None:
+    """FROM t, json_each(t.doc) AS j → FROM t ARRAY JOIN (one named tuple per member of the
+    object) AS j, with json_type(j.value) and j.value ->> '$' read as j.type and j.text."""
+    for join in select.args.get("joins") or []:
+        table = join.this
+        if not (isinstance(table, exp.Table) and isinstance(table.this, exp.Anonymous)
+                and table.this.name.lower() == "json_each" and len(table.this.expressions) == 1):
+            continue
+        name = table.alias
+        if not name or join.args.get("on") or join.args.get("using"):
+            raise DialectError("json_each is rendered only joined beside its table under a name: FROM t, json_each(t.doc) j.")
+        doc = f"ifNull({_sql(table.this.expressions[0])}, '{{}}')"
+        member = _JSON_MEMBER.format(doc=doc, names=list(_JSON_TYPES), duckdb=list(_JSON_TYPES.values()))
+        members = _parse(f"arrayMap(json_key -> {member}, JSONExtractKeys({doc}))")
+        join.replace(exp.Join(this=exp.alias_(members, name), kind="ARRAY"))
+
+        def part(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.JSONType) and _is_value(node.this, name):
+                return exp.column("type", name)
+            if (isinstance(node, exp.JSONExtractScalar) and _is_value(node.this, name)
+                    and node.expression.sql(dialect="duckdb") == "'$'"):
+                return exp.column("text", name)
+            if _is_value(node, name):
+                raise DialectError(f"Of json_each's {name}.value only json_type({name}.value) and {name}.value ->> '$' are rendered.")
+            return node
+
+        for key in ("expressions", "where", "group", "having", "order"):
+            value = select.args.get(key)
+            if isinstance(value, list):
+                select.set(key, [v.transform(part) for v in value])
+            elif value is not None:
+                select.set(key, value.transform(part))
+
+
+def _is_value(node: exp.Expression, name: str) -> bool:
+    return isinstance(node, exp.Column) and node.name == "value" and node.table == name
 
 
 def _where_reads_columns(select: exp.Select) -> None:

@@ -800,6 +800,20 @@ def test_funnel_step_repeated_needs_another_event(make_store):
     assert_frame_equal(out, frame(FUNNEL, [(1, "/", 2, 1.0, 1.0, None), (2, "/", 1, 0.5, 0.5, 0.0)]))
 
 
+def test_funnel_an_event_that_is_two_steps_counts_for_one(make_store):
+    # Steps page_view then /pricing: a page view of /pricing can be either. u1's only event is
+    # step 1 and not also step 2. u2 has a page view of / at the same instant: of the two, the
+    # one of the smaller mask enters (/ is step 1 only: 1; /pricing is steps 1 and 2: 1 + 2 = 3),
+    # and /pricing is step 2, 0 s later, in whichever order the rows were loaded.
+    pricing = ev("u2", "2024-01-01 10:00", "page_view", page_path="/pricing", event_name="page_view")
+    home = ev("u2", "2024-01-01 10:00", "page_view", page_path="/", event_name="page_view")
+    for events in ([pricing, home], [home, pricing]):
+        store = make_store(events=[ev("u1", "2024-01-01 10:00", "page_view", page_path="/pricing", event_name="page_view"),
+                                   *events])
+        out = registry.run("funnel", store, q("2024-01-01", "2024-01-01", steps="page_view,/pricing"))
+        assert_frame_equal(out, frame(FUNNEL, [(1, "page_view", 2, 1.0, 1.0, None), (2, "/pricing", 1, 0.5, 0.5, 0.0)]))
+
+
 def test_funnel_on_an_empty_range_has_empty_rates(module_store):
     store = module_store("funnel", events=FUNNEL_EVENTS)
     out = registry.run("funnel", store, q("2023-06-01", "2023-06-07", steps="/,/pricing"))

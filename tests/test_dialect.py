@@ -10,6 +10,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
+from metrics.discovery import SAMPLE_BUCKET
 from pulse.clickhouse import query
 from pulse.dialect import DialectError, clickhouse
 
@@ -110,3 +111,52 @@ def test_a_float_half_rounds_differently(engines):
     duck, ch = engines("SELECT round(2.5::DOUBLE) AS a, round(0.125::DOUBLE, 2) AS b, round(2.5::DECIMAL(9,1)) AS c")
     assert [tuple(float(v) for v in row) for row in duck] == [(3.0, 0.13, 3.0)]
     assert [tuple(float(v) for v in row) for row in ch] == [(2.0, 0.12, 3.0)]
+
+
+def test_a_json_objects_members_have_duckdbs_types_and_texts(engines):
+    # A string unquoted (escapes read), integers UBIGINT when not negative, a whole double keeps
+    # its .0 (1e3 too), JSON null is NULL text, an object or a list is its compact JSON; no
+    # rows for a NULL document.
+    doc = ('{"s": "caf\\u00e9 a/b", "n": 10, "neg": -3, "half": 1.5, "whole": 10.0, "e": 1e3, "yes": true, '
+           '"none": null, "obj": {"a": [1, 2]}, "list": [1, "x"], "big": 18446744073709551615}')
+    sql = ("SELECT j.key, json_type(j.value) AS kind, j.value ->> '$' AS text "
+           "FROM (SELECT $doc AS doc UNION ALL SELECT NULL) s, json_each(s.doc) j ORDER BY j.key")
+    duck, ch = engines(sql, {"doc": doc})
+    assert duck == ch == [
+        ("big", "UBIGINT", "18446744073709551615"), ("e", "DOUBLE", "1000.0"), ("half", "DOUBLE", "1.5"),
+        ("list", "ARRAY", '[1,"x"]'), ("n", "UBIGINT", "10"), ("neg", "BIGINT", "-3"), ("none", "NULL", None),
+        ("obj", "OBJECT", '{"a":[1,2]}'), ("s", "VARCHAR", "café a/b"), ("whole", "DOUBLE", "10.0"),
+        ("yes", "BOOLEAN", "true"),
+    ]
+
+
+def test_json_each_renders_only_the_parts_it_knows():
+    with pytest.raises(DialectError, match=r"only json_type\(j.value\) and j.value ->> '\$'"):
+        clickhouse("SELECT j.value FROM (SELECT '{}' AS doc) s, json_each(s.doc) j")
+
+
+def test_bool_and_skips_missing_values(engines):
+    duck, ch = engines("SELECT bool_and(x > 1) AS all_big, bool_and(x > 0) AS all_positive "
+                       "FROM (SELECT unnest([1, 2, NULL]) AS x)")
+    assert duck == ch == [(False, True)]
+
+
+def test_an_ordered_list_as_json_text(engines):
+    # Sorted by n either way; quotes and line breaks escaped, a forward slash not.
+    sql = ("SELECT to_json(list(v ORDER BY n))::VARCHAR AS up, to_json(list(v ORDER BY n DESC))::VARCHAR AS down "
+           "FROM (VALUES (2, 'b/2'), (1, 'a \"1\"'), (3, 'c' || chr(10) || '3')) t(n, v)")
+    duck, ch = engines(sql)
+    assert duck == ch == [('["a \\"1\\"","b/2","c\\n3"]', '["c\\n3","b/2","a \\"1\\""]')]
+
+
+@pytest.mark.parametrize("at, micros", [
+    (dt.datetime(2024, 1, 1, 10), 1_704_103_200_000_000),  # a whole second
+    (dt.datetime(2024, 1, 1, 10, 0, 0, 1), 1_704_103_200_000_001),
+    (dt.datetime(1969, 12, 31, 23, 59, 59), -1_000_000),  # before 1970: the bucket of its distance
+    (dt.datetime(9999, 12, 31, 23, 59, 59, 999999), 253_402_300_799_999_999),  # the last instant
+])
+def test_an_events_sample_bucket_is_the_same_number(engines, at, micros):
+    # metrics.discovery's sample: integer arithmetic on the time in microseconds, each product
+    # below 2^63 (2,147,483,646 × 48,271 ≈ 1.04e14).
+    duck, ch = engines(f"SELECT {SAMPLE_BUCKET} AS bucket FROM (SELECT $at AS ts) e", {"at": at})
+    assert duck == ch == [((abs(micros) % 2_147_483_647) * 48_271 % 2_147_483_647,)]

@@ -6,7 +6,7 @@ import polars as pl
 from conftest import q
 from polars.testing import assert_frame_equal
 
-from metrics import registry
+from metrics import discovery, registry
 
 USERS = [{"user_id": "u1", "signup_at": "2023-12-01 00:00", "country": "DE", "plan": "pro"},
          {"user_id": "u2", "signup_at": "2023-12-01 00:00", "country": "FR"}]
@@ -50,3 +50,26 @@ def test_the_filter_bar_applies(make_store):
     store = make_store(users=USERS, events=EVENTS)
     out = registry.run("field_values", store, q("2024-01-01", "2024-01-02", country="FR"))
     assert out.filter(pl.col("field") == "event_type").rows() == [("event_type", "login", 1)]
+
+
+def test_a_range_of_more_events_than_the_sample_reads_the_sample_and_scales(make_store, monkeypatch):
+    # A sample of at most one event: 3 events in the range keep buckets below 1/3 of
+    # 2^31 − 1 = 2,147,483,647, i.e. below 715,827,882. An event's bucket is its time in
+    # microseconds t: (t % 2,147,483,647) × 48,271 % 2,147,483,647.
+    #   e1 2024-01-01 10:00, t = 1,704,103,200,000,000: bucket   440,051,452 (kept)
+    #   e2 2024-01-01 11:00, t = 1,704,106,800,000,000: bucket 1,663,336,212
+    #   e3 2024-01-02 10:00, t = 1,704,189,600,000,000: bucket 1,881,598,281
+    # e1 stands for 2,147,483,647 / 715,827,882 = 3.000000001 events: 3.
+    monkeypatch.setattr(discovery, "SAMPLE_ROWS", 1)
+    store = make_store(users=USERS, events=EVENTS)
+    keys = registry.run("property_keys", store, q("2024-01-01", "2024-01-02"))
+    assert_frame_equal(keys, pl.DataFrame({
+        "key": ["beta", "category", "duration"], "type": ["bool", "text", "number"], "events": [3, 3, 3],
+        "top_values": ['["true"]', '["x"]', '["10"]'],
+    }))
+    values = registry.run("field_values", store, q("2024-01-01", "2024-01-02"))
+    assert_frame_equal(values, pl.DataFrame({
+        "field": ["event_type", "page_path", "device_type", "country", "plan", "signup_month", "marketing_opt_in"],
+        "value": ["page_view", "/a", "desktop", "DE", "pro", "2023-12", "false"],
+        "events": [3] * 7,
+    }))
