@@ -144,6 +144,10 @@ def mrr_rates(store, q: Query) -> pl.DataFrame:
     """
     sql, params = movements_sql(store, q)
     churn_rate = rate("churned_customers", "previous_customers")
+    # ltv = (mrr / customers) / (churned / previous), written as one division of the MRR sum:
+    # ClickHouse divides a decimal by a count in decimals cut to their scale (ARPU to 4 places,
+    # then divided by the rate, a cent off), DuckDB in doubles; from one division both round
+    # the quotient to the same cents (tests/test_dialect.py).
     out = store.fetch(
         f"""
         SELECT month, {churn_rate} AS customer_churn_rate,
@@ -151,7 +155,7 @@ def mrr_rates(store, q: Query) -> pl.DataFrame:
                {rate('churned_mrr + contraction_mrr - expansion_mrr', 'previous_mrr')} AS net_mrr_churn,
                {rate('previous_mrr + expansion_mrr - contraction_mrr - churned_mrr', 'previous_mrr')} AS nrr,
                {rate('previous_mrr - contraction_mrr - churned_mrr', 'previous_mrr')} AS grr,
-               {money(f'mrr / NULLIF(customers, 0) / NULLIF({churn_rate}, 0)')} AS ltv
+               {money('mrr * previous_customers / NULLIF(customers * churned_customers, 0)')} AS ltv
         FROM ({sql}) ORDER BY month
         """,
         params,
