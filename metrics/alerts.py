@@ -280,7 +280,7 @@ def contributors(store, check: Check) -> list[tuple[str, str, float, float]]:
         FROM r GROUP BY ALL
         UNION ALL
         SELECT 'device', device, sum(cur), sum(base)
-        FROM (SELECT unnest(CASE WHEN len(devices) = 0 THEN ['{NOT_SET}'] ELSE devices END) AS device, cur, base FROM r)
+        FROM (SELECT unnest(CASE WHEN array_length(devices) = 0 THEN ['{NOT_SET}'] ELSE devices END) AS device, cur, base FROM r)
         GROUP BY ALL
         UNION ALL
         SELECT 'plan', coalesce(plan, '{NOT_SET}'), sum(cur), sum(base) FROM r GROUP BY ALL

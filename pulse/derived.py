@@ -96,24 +96,25 @@ def duration_sql(start: str, end: str) -> str:
 def _session_steps(timeout_minutes: int, where: str) -> list[tuple[str, str]]:
     """The sessionising steps as (name, SELECT) pairs; each reads the ones before it.
 
-    The window passes run over narrow rows (row id, user, time) and the wide columns are
-    joined back once: sorting whole event rows through several windows cost ~2x at 10M.
+    The window passes run over narrow rows (event id, user, time) and the wide columns are
+    joined back once by event id (unique; DuckDB's rowid would be quicker but ClickHouse has
+    none): sorting whole event rows through several windows cost ~2x at 10M.
     """
     timeout = int(timeout_minutes)
     return [
         ("flags", f"""
-    SELECT rowid AS rid, event_id, user_id, ts,
-           CASE WHEN ts - lag(ts) OVER (PARTITION BY user_id ORDER BY ts, event_id) <= INTERVAL {timeout} MINUTE
+    SELECT event_id, user_id, ts,
+           CASE WHEN ts <= lag(ts) OVER (PARTITION BY user_id ORDER BY ts, event_id) + INTERVAL {timeout} MINUTE
                 THEN 0 ELSE 1 END AS starts
     FROM events WHERE {where}"""),
         ("numbers", """
-    SELECT rid, sum(starts) OVER (PARTITION BY user_id ORDER BY ts, event_id
+    SELECT event_id, sum(starts) OVER (PARTITION BY user_id ORDER BY ts, event_id
                                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)::INTEGER AS session_no
     FROM flags"""),
         ("numbered", """
-    SELECT e.user_id, n.session_no, e.ts, e.event_id, e.day, e.event_type, e.page_path,
+    SELECT e.user_id, n.session_no, e.ts, event_id, e.day, e.event_type, e.page_path,
            e.device_type, e.browser, e.os, e.country_code
-    FROM events e JOIN numbers n ON e.rowid = n.rid"""),
+    FROM events e JOIN numbers n USING (event_id)"""),
         ("pages", """
     SELECT user_id, session_no, ts, event_id, page_path,
            lag(page_path) OVER (PARTITION BY user_id, session_no ORDER BY ts, event_id) AS prev_page
@@ -142,8 +143,10 @@ def _session_steps(timeout_minutes: int, where: str) -> list[tuple[str, str]]:
     ]
 
 
+# session_rows' columns are named one by one: ClickHouse's s.* names the USING columns s.user_id.
 _SESSIONS_FINAL = """
-SELECT s.*, e.entry_page, e.exit_page, coalesce(e.page_views, 0)::INTEGER AS page_views, p.path
+SELECT s.user_id, s.session_no, s.start_ts, s.end_ts, s.day, s.duration_s, s.events, s.device_type, s.browser, s.os,
+       s.country_code, e.entry_page, e.exit_page, coalesce(e.page_views, 0)::INTEGER AS page_views, p.path
 FROM session_rows s
 LEFT JOIN ends e USING (user_id, session_no)
 LEFT JOIN paths p USING (user_id, session_no)

@@ -11,7 +11,7 @@ tests/test_dialect.py rather than assumed:
 - local time: DuckDB's `timezone(tz, timezone('UTC', ts))` (a stored UTC instant as the
   wall-clock time in tz) is `toTimeZone(toDateTime64(ts, 6, 'UTC'), tz)` without the zone;
 - quantiles: `quantile_cont` / `percentile_cont` (linear interpolation) is
-  `quantileExactInclusive`, the same interpolation;
+  `quantileExactInclusiveOrNull`, the same interpolation (NULL over no rows, as DuckDB; so is a mean);
 - counts are signed (DuckDB's BIGINT), not ClickHouse's UInt64, so `-count(*)` and a UNION
   of counts and their negatives keep one type;
 - a subquery joined without a name gets one (ClickHouse requires it);
@@ -147,17 +147,28 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         return _local_time(node)
     if isinstance(node, exp.Anonymous) and node.name.lower() == "epoch_us" and len(node.expressions) == 1:
         return _parse(f"toUnixTimestamp64Micro(toDateTime64({_sql(node.expressions[0])}, 6))")
+    if isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ):  # DuckDB's is to the µs
+        node.set("to", exp.DataType.build("DateTime64(6)", dialect="clickhouse"))
+        return node
+    if isinstance(node, exp.Avg):  # the mean of no rows is NULL, as in DuckDB, not NaN
+        return _parse(f"avgOrNull({_sql(node.this)})")
+    if isinstance(node, (exp.BitwiseAnd, exp.BitwiseOr, exp.BitwiseXor)):  # ClickHouse has no & | operators
+        name = {exp.BitwiseAnd: "bitAnd", exp.BitwiseOr: "bitOr", exp.BitwiseXor: "bitXor"}[type(node)]
+        return _parse(f"{name}({_sql(node.this)}, {_sql(node.expression)})")
     if isinstance(node, (exp.Lead, exp.Lag)):  # past the partition's edge: NULL as in DuckDB, not a default value
         node.set("this", exp.Anonymous(this="toNullable", expressions=[node.this.copy().transform(_rewrite)]))
         return node
     if isinstance(node, exp.LogicalAnd):
         return _parse(f"toBool(min({_sql(node.this)}))")
+    if isinstance(node, exp.GroupConcat) and isinstance(node.this, exp.Order):  # string_agg(x, sep ORDER BY y)
+        separator = node.args.get("separator") or exp.Literal.string(",")
+        return _parse(f"arrayStringConcat({_ordered_list(node.this).sql(dialect='clickhouse')}, {_sql(separator)})")
     if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
         return _ordered_list(node.this)
     if isinstance(node, exp.Anonymous) and node.name.lower() == "to_json" and len(node.expressions) == 1:
         return _parse(f"toJSONString({_sql(node.expressions[0])})")
     if isinstance(node, exp.PercentileCont):
-        return exp.ParameterizedAgg(this="quantileExactInclusive", expressions=[node.expression],
+        return exp.ParameterizedAgg(this="quantileExactInclusiveOrNull", expressions=[node.expression],
                                     params=[node.this.copy().transform(_rewrite)])
     return node
 

@@ -42,9 +42,40 @@ def frame(table: str, rows: list[dict]) -> pl.DataFrame:
     return out
 
 
-def build_store(path: Path, timezone: str = "UTC", currency: str = "USD", session_timeout: int = 30, **tables: list[dict]) -> Store:
-    """A published store at `path` holding exactly the given literal rows."""
-    store = Store(path, timezone=timezone, currency=currency, session_timeout=session_timeout)
+# The metric suites: each runs on both engines, DuckDB and ClickHouse (chDB, in process),
+# through the `engine` fixture, with the same literal rows and the same expected frames.
+ENGINE_SUITES = {
+    "test_activity_metrics", "test_retention_metrics", "test_revenue_metrics", "test_subscription_metrics",
+    "test_user_metrics", "test_overview_metrics", "test_data_metrics", "test_alerts", "test_feed", "test_trend",
+    "test_segments", "test_discovery", "test_goals",
+}
+_CHDB_HOME: list[Path] = []  # this process's chDB directory (chdb_directory)
+
+
+def pytest_generate_tests(metafunc):
+    if "engine" in metafunc.fixturenames and metafunc.module.__name__.rsplit(".", 1)[-1] in ENGINE_SUITES:
+        metafunc.parametrize("engine", ["duckdb", "chdb"], indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def engine(request) -> str:
+    """The store engine a metric suite's stores are built on: "duckdb", or "chdb" (ClickHouse)."""
+    return getattr(request, "param", "duckdb")
+
+
+def build_store(path: Path, timezone: str = "UTC", currency: str = "USD", session_timeout: int = 30,
+                engine: str = "duckdb", **tables: list[dict]) -> Store:
+    """A published store holding exactly the given literal rows: a DuckDB file at `path`, or
+    (engine "chdb") a ClickHouse database in this process's chDB directory named after it."""
+    if engine == "chdb":
+        from pulse.clickhouse import ClickHouseStore
+
+        name = "t_" + re.sub(r"\W", "_", f"{path.parent.name}_{path.parent.parent.name}")[-80:]
+        store: Store = ClickHouseStore.chdb(_CHDB_HOME[0], name, like=Store(path, timezone=timezone, currency=currency,
+                                                                            session_timeout=session_timeout))
+        store.drop()  # type: ignore[attr-defined]
+    else:
+        store = Store(path, timezone=timezone, currency=currency, session_timeout=session_timeout)
     with store.writer("test fixture") as writer:
         for table, rows in tables.items():
             writer.stage(table, frame(table, rows))
@@ -52,12 +83,13 @@ def build_store(path: Path, timezone: str = "UTC", currency: str = "USD", sessio
 
 
 @pytest.fixture
-def make_store(tmp_path):
-    """make_store(events=[...], users=[...], timezone=...) -> Store in a fresh directory."""
+def make_store(tmp_path, engine):
+    """make_store(events=[...], users=[...], timezone=...) -> Store in a fresh directory (on
+    both engines in the metric suites)."""
     counter = iter(range(1000))
 
     def make(**kwargs) -> Store:
-        return build_store(tmp_path / f"store{next(counter)}" / "pulse.duckdb", **kwargs)
+        return build_store(tmp_path / f"store{next(counter)}" / "pulse.duckdb", engine=engine, **kwargs)
 
     return make
 
@@ -176,8 +208,9 @@ def inbox():
         yield box
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def chdb_directory(tmp_path_factory):
-    """chDB's one directory for this test process: chDB runs a single embedded server per
-    process, so every test that uses it shares the directory, each with databases of its own."""
-    return tmp_path_factory.mktemp("chdb")
+    """chDB's one directory for this test process: chDB opens one directory per process at a
+    time, so every test that uses it shares the directory, each with databases of its own."""
+    _CHDB_HOME[:] = [tmp_path_factory.mktemp("chdb")]
+    return _CHDB_HOME[0]

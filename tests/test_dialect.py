@@ -174,3 +174,26 @@ def test_a_decimal_divided_by_a_count(engines):
     duck, ch = engines(sql)
     assert [(float(a), str(b)) for a, b in duck] == [(pytest.approx(38.748765671641791, abs=1e-12), "645.81")]
     assert [(float(a), str(b)) for a, b in ch] == [(38.7487, "645.81")]
+
+
+def test_a_mean_and_a_median_of_no_rows_are_missing(engines):
+    # ClickHouse's avg and quantiles of no rows are NaN; DuckDB's are NULL (rendered …OrNull).
+    sql = "SELECT avg(x) FILTER (WHERE x > 9) AS mean, quantile_cont(x, 0.5) FILTER (WHERE x > 9) AS median FROM (SELECT unnest([1, 2]) AS x)"
+    duck, ch = engines(sql)
+    assert duck == ch == [(None, None)]
+
+
+def test_bits_and_the_next_and_previous_row(engines):
+    sql = """SELECT u, d, 6 & 3 AS a, 6 | 3 AS o, lead(d) OVER (PARTITION BY u ORDER BY d) AS next_d,
+                    lag(d) OVER (PARTITION BY u ORDER BY d) AS prev_d
+             FROM (SELECT 'x' AS u, unnest([1, 5]) AS d) ORDER BY d"""
+    duck, ch = engines(sql)
+    assert duck == ch == [("x", 1, 2, 7, 5, None), ("x", 5, 2, 7, None, 1)]
+
+
+def test_an_ordered_text_list_and_microseconds(engines):
+    sql = """SELECT string_agg(p, ' > ' ORDER BY s) AS path, epoch_us(max(t)) - epoch_us(min(t)) AS us
+             FROM (VALUES ('b', 2, TIMESTAMP '2024-01-01 10:00:00'), ('a', 1, TIMESTAMP '2024-01-01 10:00:01.5'),
+                          ('c', 3, TIMESTAMP '2024-01-01 10:00:00.25')) v(p, s, t)"""
+    duck, ch = engines(sql)
+    assert duck == ch == [("a > b > c", 1_500_000)]
