@@ -17,7 +17,7 @@ import argparse
 import shutil
 import sys
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,11 +48,14 @@ def main() -> None:
     duck = Store(out / "pulse.duckdb")
     users = max(1, round(args.events / demo.estimate_events(1000, DAYS) * 1000))
     began = time.perf_counter()
-    stored = load_demo(duck, users=users, days=DAYS, seed=args.seed).reports["events"].stored
+    # Ending yesterday, whole days: a demo ending today stops at the moment it is generated,
+    # so the two loads would hold different last events.
+    end = date.today() - timedelta(days=1)
+    stored = load_demo(duck, users=users, days=DAYS, seed=args.seed, end=end).reports["events"].stored
     print(f"DuckDB: {stored:,} events of {users:,} users loaded in {time.perf_counter() - began:.1f} s", flush=True)
     chdb = ClickHouseStore.chdb(out / "chdb", like=duck)
     began = time.perf_counter()
-    load_demo(chdb, users=users, days=DAYS, seed=args.seed)
+    load_demo(chdb, users=users, days=DAYS, seed=args.seed, end=end)
     print(f"chDB: the same loaded in {time.perf_counter() - began:.1f} s", flush=True)
 
     differ = same = 0

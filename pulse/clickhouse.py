@@ -24,6 +24,7 @@ from __future__ import annotations
 import atexit
 import fcntl
 import hashlib
+import logging
 import re
 import shutil
 import threading
@@ -265,6 +266,9 @@ class _Server:
     def __init__(self, address: Address):
         import clickhouse_connect
         from clickhouse_connect.driver.exceptions import ClickHouseError
+
+        # The client logs each failure too; Pulse says it once, in its own sentence.
+        logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
 
         where = f"{address.host}:{address.port}"
         try:
