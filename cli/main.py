@@ -271,7 +271,7 @@ def demo(users: int, days: int, seed: int, if_empty: bool) -> None:
     with admin_errors():
         accounts = _staff_accounts()  # before the long load: an unreachable admin database fails at once
     if if_empty and store.exists():
-        out.print(f"The store {store.path} already exists; leaving it as it is.")
+        out.print(f"The store {store.label} already exists; leaving it as it is.")
     else:
         with user_errors(), progress_bar("Generating demo data") as update:
             result = load_demo(store, users, days, seed, progress=update)
@@ -543,7 +543,7 @@ def rebuild() -> None:
         with store.writer("rebuild") as writer:
             writer.rebuild()
         store.log({"source": "rebuild", "outcome": "ok", "timezone": store.timezone, "session_timeout": store.session_timeout})
-    out.print(f"Rebuilt {store.path} for timezone {store.timezone}, session timeout {store.session_timeout} min.")
+    out.print(f"Rebuilt {store.label} for timezone {store.timezone}, session timeout {store.session_timeout} min.")
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

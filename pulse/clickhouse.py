@@ -46,6 +46,7 @@ from pulse import derived
 from pulse.dialect import CLICKHOUSE_SETTINGS, clickhouse
 from pulse.measures import local_day, local_hour
 from pulse.schema import KEYS, SCHEMAS
+from pulse.settings import Settings
 from pulse.store import (DERIVED_VERSION, SCHEMA_VERSION, Store, StoreError, StoreInfo, Writer)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,6 +173,7 @@ class _Chdb:
                 engine._session = None
                 engine._lock_file = None
                 engine._timer = None
+                engine._database = None
                 cls._all[directory] = engine
             return cls._all[directory]
 
@@ -223,6 +225,7 @@ class _Chdb:
             lock.close()
             raise StoreError(f"chDB cannot open {self.directory}: {str(exc).strip().splitlines()[0][:200]}") from None
         self._lock_file = lock
+        self._database = None
 
     @classmethod
     def close_all(cls) -> None:
@@ -243,13 +246,19 @@ class _Chdb:
 
     def arrow(self, sql: str, database: str) -> pa.Table:
         with self.lease() as session:  # the session's current database is shared state: one statement at a time
-            session.query(f"USE {database}")
+            self._use(session, database)
             return session.query(sql, "ArrowTable")
 
     def command(self, sql: str, database: str = "system") -> None:
         with self.lease() as session:
-            session.query(f"USE {database}")
+            self._use(session, database)
             session.query(sql)
+
+    def _use(self, session: Any, database: str) -> None:
+        if self._database != database:
+            self._database = None  # unknown until USE succeeds
+            session.query(f"USE {database}")
+            self._database = database
 
     def insert(self, table: str, files: list[Path], database: str) -> None:
         for file in files:
@@ -345,7 +354,7 @@ class ClickHouseStore(Store):
     """A store on ClickHouse; reads and loads as the DuckDB store does (see the module)."""
 
     def __init__(self, address: str | Address, timezone: str = "UTC", currency: str = "USD", session_timeout: int = 30,
-                 api_limits: tuple[tuple[str, int], ...] = Store.__init__.__defaults__[2],  # type: ignore[index]
+                 api_limits: tuple[tuple[str, int], ...] = Settings.api_limits,
                  query_seconds: int | None = None, query_memory_mb: int | None = None, **alerts: Any):
         self.address = address if isinstance(address, Address) else parse_address(address)
         super().__init__(self.address.local, timezone, currency, session_timeout, api_limits,
@@ -397,11 +406,15 @@ class ClickHouseStore(Store):
 
     def _published(self) -> tuple[int, str] | None:
         """The newest published version and its database; None before the first load."""
-        if not self.engine.arrow(f"SELECT 1 FROM system.tables WHERE database = '{self.database}' "
-                                 "AND name = 'published'", "system").num_rows:
-            return None
-        newest = self.engine.arrow(f"SELECT version, database FROM {self.database}.published "
-                                   "ORDER BY version DESC LIMIT 1", "system").to_pylist()
+        try:
+            newest = self.engine.arrow(f"SELECT version, database FROM {self.database}.published "
+                                       "ORDER BY version DESC LIMIT 1", "system").to_pylist()
+        except StoreError:
+            raise
+        except Exception as exc:  # chDB's RuntimeError or the server's error: the table is not there yet
+            if "UNKNOWN_TABLE" in str(exc) or "UNKNOWN_DATABASE" in str(exc) or "Code: 60" in str(exc) or "Code: 81" in str(exc):
+                return None
+            raise
         return (newest[0]["version"], newest[0]["database"]) if newest else None
 
     def exists(self) -> bool:

@@ -41,6 +41,9 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+import functools
+import re
+
 import sqlglot
 from sqlglot import exp
 
@@ -84,13 +87,31 @@ class DialectError(Exception):
 
 
 def clickhouse(sql: str, params: dict[str, Any] | None = None) -> str:
-    """`sql` (DuckDB, `$name` parameters) as ClickHouse SQL with the parameters' values inlined."""
+    """`sql` (DuckDB, `$name` parameters) as ClickHouse SQL with the parameters' values inlined.
+
+    A statement is rendered once per text (sqlglot takes tens of milliseconds over a metric's
+    SQL) with each parameter as a marker, and each call puts its values' typed literals in
+    place of the markers: a page asks the same statements with other dates."""
+    values = params or {}
+    rendered = _template(sql, frozenset(values))
+
+    def value(match: re.Match) -> str:
+        return literal(values[match.group(1)]).sql(dialect="clickhouse")
+
+    return _MARKER.sub(value, rendered)
+
+
+# A parameter while a statement is rendered: a text no SQL of ours holds, replaced afterwards.
+_MARKER = re.compile(r"'@pulse_parameter@(\w+)@'")
+
+
+@functools.lru_cache(maxsize=4096)
+def _template(sql: str, names: frozenset[str]) -> str:
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
     except sqlglot.errors.ParseError as exc:
         raise DialectError(f"The SQL does not parse: {exc}") from None
-    values = params or {}
-    tree = tree.transform(lambda node: _parameter(node, values)).transform(_rewrite)
+    tree = tree.transform(lambda node: _parameter(node, names)).transform(_rewrite)
     # ClickHouse wants a name for every subquery it joins; DuckDB does without.
     for number, subquery in enumerate(s for s in tree.find_all(exp.Subquery)
                                       if isinstance(s.parent, (exp.From, exp.Join)) and not s.alias):
@@ -123,11 +144,11 @@ def literal(value: Any) -> exp.Expression:
     raise DialectError(f"A parameter of type {type(value).__name__} has no ClickHouse literal.")
 
 
-def _parameter(node: exp.Expression, params: dict[str, Any]) -> exp.Expression:
+def _parameter(node: exp.Expression, names: frozenset[str]) -> exp.Expression:
     if isinstance(node, (exp.Parameter, exp.Placeholder)):
-        if node.name not in params:
+        if node.name not in names:
             raise DialectError(f"The parameter ${node.name} has no value.")
-        return literal(params[node.name])
+        return exp.Literal.string(f"@pulse_parameter@{node.name}@")
     return node
 
 

@@ -296,6 +296,11 @@ class Store:
                    *limits, alert_rules=settings.alert_rules, alert_p_value=settings.alert_p_value,
                    alert_revenue_minimum=settings.alert_revenue_minimum)
 
+    @property
+    def label(self) -> str:
+        """The store as Pulse names it to people."""
+        return str(self.path)
+
     # -- reading ---------------------------------------------------------------------------
 
     def exists(self) -> bool:

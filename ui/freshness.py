@@ -38,7 +38,7 @@ def freshness() -> None:
 
 def no_data() -> None:
     st.title("Welcome to Pulse")
-    st.info(f"There is no data yet: the store `{cache.store().path}` does not exist.", icon=":material/database:")
+    st.info(f"There is no data yet: the store `{cache.store().label}` does not exist.", icon=":material/database:")
     st.markdown(
         """
 **Try it on demo data** — a believable SaaS business, generated and loaded in under a minute:
