@@ -1,9 +1,11 @@
 """What appending a day costs: the store's latest events again, moved past its end under new
 ids, written as one Parquet file and loaded with every check into a copy of the store, end
-to end, publish included (issue 16: at most 5 s at 10M events, 15 s at 100M).
+to end, publish included (issue 16: at most 5 s at 10M events, 15 s at 100M). A chDB store is
+appended to in place.
 
     python bench/append.py bench/out/10000000/pulse.duckdb            # ~300,000 events
     python bench/append.py STORE --events 100000
+    python bench/append.py chdb://bench/out/engines-10000000/chdb     # a ClickHouse (chDB) store
 
 The latest whole days holding at least --events events are taken, so the appended rows have
 the store's own mix of users, sessions and features.
@@ -24,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("store", type=Path)
+    parser.add_argument("store", help="a DuckDB file, or chdb://DIRECTORY")
     parser.add_argument("--events", type=int, default=300_000)
     args = parser.parse_args()
 
@@ -33,10 +35,17 @@ def main() -> None:
     from loaders.load import load_files
     from pulse.store import Store, clone_file
 
-    with tempfile.TemporaryDirectory(prefix="pulse-append-", dir=args.store.parent) as scratch:
-        copy = Path(scratch) / "pulse.duckdb"
-        clone_file(args.store, copy)
-        store = Store(copy)
+    chdb = args.store.startswith("chdb://")
+    source = Path(args.store.removeprefix("chdb://")).resolve()
+    with tempfile.TemporaryDirectory(prefix="pulse-append-", dir=source.parent) as scratch:
+        if chdb:  # appended in place: a copied chDB directory does not open (its tables' paths are its own)
+            from pulse.clickhouse import ClickHouseStore
+
+            store: Store = ClickHouseStore.chdb(source)
+        else:
+            copy = Path(scratch) / "pulse.duckdb"
+            clone_file(source, copy)
+            store = Store(copy)
         days = store.fetch("SELECT day, count(*) AS events FROM events GROUP BY day ORDER BY day DESC")
         taken = days.filter(pl.col("events").cum_sum().shift(1, fill_value=0) < args.events)
         first, last = taken["day"].min(), taken["day"].max()

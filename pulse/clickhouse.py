@@ -32,7 +32,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import unquote, urlsplit
@@ -78,11 +78,14 @@ TABLES: dict[str, tuple[dict[str, str], str | None, str]] = {
 # The derived tables, built from a version's input tables by CREATE TABLE … AS SELECT.
 _DERIVED_LAYOUT = {
     "user_days": ("toYYYYMM(day)", "(day, user_id)"),
-    "day_users": (None, "day"),
+    "day_users": ("toYYYYMM(day)", "day"),
     "feature_days": ("toYYYYMM(day)", "(day, user_id, feature)"),
     "sessions": ("toYYYYMM(day)", "(day, user_id, start_ts)"),
     "people": (None, "user_id"),
 }
+# The shape of the tables above; a ClickHouse store of another shape has its derived tables
+# rebuilt by its next load (the input tables keep theirs).
+LAYOUT = "2"
 _LOCAL = {"events": {"day": local_day("ts"), "hour": local_hour("ts")}, "transactions": {"day": local_day("ts")}}
 
 
@@ -627,13 +630,17 @@ class ClickHouseWriter(Writer):
     def _rows(self, sql: str) -> list[dict[str, Any]]:
         return self.engine.arrow(sql + _settings_clause(), self.target).to_pylist()
 
+    def _insert(self, table: str, select: str, params: dict | None = None) -> None:
+        """INSERT the rows of `select` (DuckDB SQL, rendered) into `table`, with the settings every read has."""
+        self._command(f"INSERT INTO {table} " + self._render(select, params) + _settings_clause())
+
     def _render(self, sql: str, params: dict | None = None) -> str:
         return clickhouse(sql, params)
 
     def create_schema(self) -> None:
         self._meta = {"schema_version": str(SCHEMA_VERSION), "derived_version": str(DERIVED_VERSION), "version": "0",
                       "timezone": self.store.timezone, "currency": self.store.currency,
-                      "session_timeout": str(self.store.session_timeout)}
+                      "session_timeout": str(self.store.session_timeout), "layout": LAYOUT}
         self._force_rebuild = True
 
     def check_compatible(self) -> None:
@@ -643,7 +650,8 @@ class ClickHouseWriter(Writer):
             raise StoreError(f"The store at {self.ch.label} was written by another version of Pulse "
                              f"(schema {self._meta.get('schema_version')}).")
         now = {"timezone": self.store.timezone, "currency": self.store.currency,
-               "session_timeout": str(self.store.session_timeout), "derived_version": str(DERIVED_VERSION)}
+               "session_timeout": str(self.store.session_timeout), "derived_version": str(DERIVED_VERSION),
+               "layout": LAYOUT}
         for key, value in now.items():
             if self._meta.get(key) != value:
                 self._meta[key] = value
@@ -709,7 +717,7 @@ class ClickHouseWriter(Writer):
         staged = self._rows(f"SELECT count() AS n FROM _staged_{table}")[0]["n"]
         unique = self._rows(f"SELECT count() AS n FROM _latest_{table}")[0]["n"]
         self.report(table).duplicates += staged - unique
-        self._command(f"DROP TABLE _staged_{table}")
+        self._command(f"DROP TABLE _staged_{table} SYNC")
         return f"_latest_{table}"
 
     def _merge_table(self, table: str) -> None:
@@ -748,7 +756,7 @@ class ClickHouseWriter(Writer):
             local = _LOCAL.get(table, {})
             select = ", ".join([f"\"{c}\"" for c in inputs] + [f"{sql} AS {name}" for name, sql in local.items()])
             self._command(f"CREATE TABLE _insert_{table} AS {table}")
-            self._command(f"INSERT INTO _insert_{table} " + self._render(f"SELECT {select} FROM {latest} WHERE {keep}", {"tz": self.store.timezone}))
+            self._insert(f"_insert_{table}", f"SELECT {select} FROM {latest} WHERE {keep}", {"tz": self.store.timezone})
             inserted = self._rows(f"SELECT count() AS n FROM _insert_{table}")[0]["n"]
             report.stored += inserted - (0 if table == "events" else matched - identical)
             if inserted or removed:
@@ -757,7 +765,7 @@ class ClickHouseWriter(Writer):
             touched |= {r["part"] for r in self._rows(
                 f"SELECT DISTINCT toString({partition or 'tuple()'}) AS part FROM _insert_{table}")} if partition else {"all"}
             insert = f"_insert_{table}"
-            self._command(f"DROP TABLE {latest}")
+            self._command(f"DROP TABLE {latest} SYNC")
         if table == "quarantine" and "quarantine_new" in self._staged:
             self._command("CREATE TABLE _insert_quarantine AS quarantine")
             self.engine.insert("_insert_quarantine", self._staged["quarantine_new"], self.target)
@@ -770,31 +778,41 @@ class ClickHouseWriter(Writer):
         if table == "events" and self._relocalise and current:
             touched = {"*"}  # every local day moves with the timezone
         if current:
-            parts = [r["partition_id"] for r in self.engine.arrow(
-                f"SELECT DISTINCT partition_id FROM system.parts WHERE database = '{self.current}' "
-                f"AND table = '{table}' AND active", "system").to_pylist()]
-            for part in parts:
+            for part in self._partitions(self.current, table):
                 if part in touched or "*" in touched:
                     local = _LOCAL.get(table, {}) if "*" in touched else {}
                     select = ", ".join(f"{local[c]} AS {c}" if c in local else f"\"{c}\"" for c in columns)
                     where = f"_partition_id = '{part}'" + (f" AND {key} NOT IN {removed}" if removed else "")
-                    self._command(f"INSERT INTO {table} " + self._render(
-                        f"SELECT {select} FROM {current} WHERE {where}", {"tz": self.store.timezone}))
+                    self._insert(table, f"SELECT {select} FROM {current} WHERE {where}", {"tz": self.store.timezone})
                 else:
                     self._command(f"ALTER TABLE {table} ATTACH PARTITION ID '{part}' FROM {current}")
+        if table in SCHEMAS and current:  # whose derived rows the load changes (people, sessions…)
+            if insert:
+                self._command(f"INSERT INTO touched_users SELECT DISTINCT user_id FROM {insert}")
+            if removed:
+                self._command(f"INSERT INTO touched_users SELECT user_id FROM {current} WHERE {key} IN {removed}")
         if insert:
             self._command(f"INSERT INTO {table} SELECT * FROM {insert}")
-            self._command(f"DROP TABLE {insert}")
+            if table == "events":  # kept for the derived tables: what the load added
+                self._command(f"RENAME TABLE {insert} TO new_events")
+            else:
+                self._command(f"DROP TABLE {insert} SYNC")
         if table in KEYS and table in self._staged and self.current:
-            self._command(f"DROP TABLE IF EXISTS _matched_{table}")
+            self._command(f"DROP TABLE IF EXISTS _matched_{table} SYNC")
 
     def finish(self) -> bool:
+        self._command("CREATE TABLE touched_users (user_id String) ENGINE = MergeTree ORDER BY tuple()")
         for table in TABLES:
             if table != "meta":
                 self._merge_table(table)
         if not (self._changed or self._force_rebuild):
             return False
-        self._build_derived()
+        if self._force_rebuild or self.current is None:
+            self._build_derived()
+        else:
+            self._update_derived()
+        for name in ("touched_users", "new_events", "cuts", "new_sessions"):
+            self._command(f"DROP TABLE IF EXISTS {name} SYNC")
         self._meta["version"] = str(int(self._meta.get("version", "0")) + 1)
         self._meta["published_at"] = datetime.now(timezone.utc).isoformat()
         self._command(_create("meta", self.target))
@@ -829,21 +847,90 @@ class ClickHouseWriter(Writer):
         columns = ", ".join(f"`{c}` {_SESSION_TYPES[c]}" for c in derived.SESSION_COLUMNS)
         partition, order = _DERIVED_LAYOUT["sessions"]
         self._command(f"CREATE TABLE sessions ({columns}) ENGINE = MergeTree PARTITION BY {partition} ORDER BY {order}")
-        total = self._rows("SELECT count() AS n FROM events")[0]["n"]
+        self._sessionise("sessions", "events", {})
+
+    def _sessionise(self, into: str, source: str, params: dict, renumber: bool = False) -> None:
+        """The sessions of the events `source` (a FROM clause over events) selects, into the
+        table `into`, a bucket of users at a time so memory stays bounded; `renumber` numbers a
+        user's sessions on from their cut's base (see pulse.derived's cuts)."""
+        total = self._rows("SELECT count() AS n FROM (" + self._render(f"SELECT 1 FROM {source}", params) + ") AS s")[0]["n"]
         buckets = max(1, -(-total // derived.BUCKET_EVENTS))
-        self._command("CREATE TABLE _bucket_sessions AS sessions ENGINE = Memory")
-        durations = ", ".join(derived.duration_sql("start_ts", "end_ts") + " AS duration_s" if c == "duration_s" else c
+        self._command(f"CREATE TABLE _bucket_sessions AS {into} ENGINE = Memory")
+        durations = ", ".join(derived.duration_sql("start_ts", "end_ts") + " AS duration_s" if c == "duration_s" else
+                              "(session_no + c.base)::INTEGER AS session_no" if c == "session_no" and renumber else c
                               for c in derived.SESSION_COLUMNS)
+        joined = "_bucket_sessions JOIN cuts c USING (user_id)" if renumber else "_bucket_sessions"
         for bucket in range(buckets):
             where = "TRUE" if buckets == 1 else f"cityHash64(user_id) % {buckets} = {bucket}"
             events = frame_of(self.engine.arrow(
-                self._render(f"SELECT {derived.BUCKET_COLUMNS} FROM events") + f" WHERE {where}" + _settings_clause(),
-                self.target))
+                self._render(f"SELECT * FROM (SELECT {derived.BUCKET_COLUMNS} FROM {source})", params)
+                + f" WHERE {where}" + _settings_clause(), self.target))
             if events.height:
                 self._command("TRUNCATE TABLE _bucket_sessions")
                 self._write_frame("_bucket_sessions", derived.sessions_of(events, self.store.session_timeout))
-                self._command("INSERT INTO sessions " + self._render(f"SELECT {durations} FROM _bucket_sessions"))
-        self._command("DROP TABLE _bucket_sessions")
+                self._insert(into, f"SELECT {durations} FROM {joined}")
+        self._command("DROP TABLE _bucket_sessions SYNC")
+
+    def _update_derived(self) -> None:
+        """The derived tables of the next version from the current version's, recomputing only
+        what the load touched, as pulse.derived.update does on DuckDB: the user-days, day counts
+        and feature-days of the months the new events fall in (and of the month holding each
+        such user's previous active day, whose next day moves), each user's sessions from their
+        cut on, the touched users' people rows. Every other month is attached as it was."""
+        for name in _DERIVED_LAYOUT:
+            self._command(f"CREATE TABLE {name} AS {self.current}.{name}")
+            for part in self._partitions(self.current, name):
+                self._command(f"ALTER TABLE {name} ATTACH PARTITION ID '{part}' FROM {self.current}.{name}")
+        if self._rows("SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = 'new_events'")[0]["n"]:
+            months = [r["m"] for r in self._rows("SELECT DISTINCT toStartOfMonth(day) AS m FROM new_events")]
+            before = [r["m"] for r in self._rows(
+                "SELECT DISTINCT toStartOfMonth(p) AS m FROM (SELECT u.user_id, max(u.day) AS p FROM user_days u "
+                "JOIN (SELECT user_id, min(day) AS first FROM new_events GROUP BY user_id) f ON u.user_id = f.user_id "
+                "WHERE u.day < f.first GROUP BY u.user_id)")]
+            for month in sorted(set(months) | set(before)):
+                self._replace("user_days", month, derived.user_days_of("$first", "$last"))
+            for month in months:
+                self._replace("day_users", month, derived.day_users_select("day BETWEEN $first AND $last"))
+                self._replace("feature_days", month, derived.feature_days_select("day BETWEEN $first AND $last"))
+            self._update_sessions()
+        touched = "user_id IN (SELECT user_id FROM touched_users)"
+        self._command("CREATE TABLE _people AS people")
+        self._command(f"INSERT INTO _people SELECT * FROM people WHERE NOT ({touched})")
+        self._insert("_people", derived.people_select(touched), {"tz": self.store.timezone})
+        self._command("DROP TABLE people SYNC")
+        self._command("RENAME TABLE _people TO people")
+
+    def _update_sessions(self) -> None:
+        """Each user with new events: their sessions from the cut on, cut again and numbered on."""
+        self._command("CREATE TABLE cuts ENGINE = MergeTree ORDER BY user_id SETTINGS allow_nullable_key = 1 AS "
+                      + self._render(derived.cuts_select()) + _settings_clause())
+        since = self._rows("SELECT min(cut_ts) AS since FROM cuts")[0]["since"]
+        self._command("CREATE TABLE new_sessions AS sessions")
+        self._sessionise("new_sessions", derived.CUT_EVENTS, {"since": since}, renumber=True)
+        months = {r["m"] for r in self._rows(
+            "SELECT DISTINCT toStartOfMonth(s.day) AS m FROM sessions s JOIN cuts c ON s.user_id = c.user_id "
+            "WHERE s.start_ts >= c.cut_ts UNION DISTINCT SELECT DISTINCT toStartOfMonth(day) FROM new_sessions")}
+        columns = ", ".join(f"s.{c}" for c in derived.SESSION_COLUMNS)
+        for month in sorted(months):
+            self._replace("sessions", month,
+                          f"SELECT {columns} FROM sessions s LEFT JOIN cuts c ON s.user_id = c.user_id "
+                          "WHERE s.day BETWEEN $first AND $last AND (c.cut_ts IS NULL OR s.start_ts < c.cut_ts) "
+                          "UNION ALL SELECT * FROM new_sessions WHERE day BETWEEN $first AND $last")
+
+    def _replace(self, table: str, month: Any, select: str) -> None:
+        """Put the rows `select` gives (DuckDB SQL binding $first and $last, the month's first and
+        last day) in place of the month's partition of `table`."""
+        last = (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        self._command(f"CREATE TABLE _month AS {table}")
+        self._insert("_month", select, {"first": month, "last": last, "tz": self.store.timezone})
+        self._command(f"ALTER TABLE {table} DROP PARTITION ID '{month:%Y%m}'")
+        self._command(f"INSERT INTO {table} SELECT * FROM _month")
+        self._command("DROP TABLE _month SYNC")
+
+    def _partitions(self, database: str, table: str) -> list[str]:
+        return [r["partition_id"] for r in self.engine.arrow(
+            f"SELECT DISTINCT partition_id FROM system.parts WHERE database = '{database}' AND table = '{table}' "
+            "AND active ORDER BY 1", "system").to_pylist()]
 
 
 _SESSION_TYPES = {

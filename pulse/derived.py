@@ -278,6 +278,17 @@ def people_select(where: str = "TRUE") -> str:
     ORDER BY signup_at, user_id"""
 
 
+def user_days_of(first: str, last: str) -> str:
+    """The user-days from day `first` to `last` (SQL expressions) with their next days: the next
+    active day within them, else the user's first active day after them (from events)."""
+    return f"""
+    SELECT u.user_id, u.day, u.events, u.event_types, u.devices,
+           coalesce(lead(u.day) OVER (PARTITION BY u.user_id ORDER BY u.day), a.first_after) AS next_day
+    FROM ({user_days_select(f"day BETWEEN {first} AND {last}")}) u
+    LEFT JOIN (SELECT user_id, min(day) AS first_after FROM events WHERE day > {last} GROUP BY user_id) a
+        USING (user_id)"""
+
+
 def day_users_select(where: str = "TRUE") -> str:
     """Active users per local day, unfiltered: a day's user-days counted (one row each)."""
     return f"SELECT day, count(*)::INTEGER AS users FROM user_days WHERE {where} GROUP BY day ORDER BY day"
@@ -297,15 +308,21 @@ def build(con, timeout_minutes: int, tz: str) -> None:
 # Each touched user's first new event, and where their sessions are recomputed from: the start
 # of their last session starting at or before it (else the new event itself), and how many of
 # their sessions come before that point (the recomputed ones are numbered on from there).
-_CUTS = """
-CREATE OR REPLACE TEMP TABLE cuts AS
+def cuts_select(new_events: str = "new_events") -> str:
+    """The cuts (see above) of the users with events in `new_events` (user_id, day, ts)."""
+    return _CUTS_SELECT.format(new_events=new_events)
+
+
+_CUTS_SELECT = """
 SELECT n.user_id,
        coalesce(max(s.start_ts) FILTER (WHERE s.start_ts <= n.first_ts), n.first_ts) AS cut_ts,
        coalesce(max(s.session_no) FILTER (WHERE s.start_ts <= n.first_ts), 1) - 1 AS base
-FROM (SELECT user_id, min(ts) AS first_ts FROM new_events GROUP BY user_id) n
+FROM (SELECT user_id, min(ts) AS first_ts FROM {new_events} GROUP BY user_id) n
 LEFT JOIN sessions s USING (user_id)
 GROUP BY n.user_id, n.first_ts
 """
+# The events whose sessions are cut again (a FROM clause over events; binds $since).
+CUT_EVENTS = "events JOIN cuts c USING (user_id) WHERE events.ts >= $since AND events.ts >= c.cut_ts"
 
 
 def update(con, timeout_minutes: int, tz: str) -> None:
@@ -325,10 +342,9 @@ def update(con, timeout_minutes: int, tz: str) -> None:
         con.execute(f"INSERT INTO day_users {day_users_select(changed_days)}")
         con.execute("DELETE FROM feature_days f USING new_days n WHERE f.user_id = n.user_id AND f.day = n.day")
         con.execute(f"INSERT INTO feature_days {feature_days_select(days)}", {"first": span[0], "last": span[1]})
-        con.execute(_CUTS)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE cuts AS {cuts_select()}")
         since = con.execute("SELECT min(cut_ts) FROM cuts").fetchall()[0][0]
-        _sessionise(con, timeout_minutes, "events JOIN cuts c USING (user_id) "
-                    "WHERE events.ts >= $since AND events.ts >= c.cut_ts", {"since": since})
+        _sessionise(con, timeout_minutes, CUT_EVENTS, {"since": since})
         con.execute("DELETE FROM sessions s USING cuts c WHERE s.user_id = c.user_id AND s.start_ts >= c.cut_ts")
         con.execute("""INSERT INTO sessions
                        SELECT f.* REPLACE ((f.session_no + c.base)::INTEGER AS session_no)

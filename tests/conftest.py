@@ -47,7 +47,7 @@ def frame(table: str, rows: list[dict]) -> pl.DataFrame:
 ENGINE_SUITES = {
     "test_activity_metrics", "test_retention_metrics", "test_revenue_metrics", "test_subscription_metrics",
     "test_user_metrics", "test_overview_metrics", "test_data_metrics", "test_alerts", "test_feed", "test_trend",
-    "test_segments", "test_discovery", "test_goals",
+    "test_segments", "test_discovery", "test_goals", "test_incremental",
 }
 _CHDB_HOME: list[Path] = []  # this process's chDB directory (chdb_directory)
 

@@ -10,9 +10,11 @@ import uuid
 from datetime import date, datetime, timedelta
 
 import polars as pl
-from conftest import frame
+from conftest import _CHDB_HOME, frame
 from polars.testing import assert_frame_equal
 
+from pulse.clickhouse import ClickHouseStore
+from pulse.schema import SCHEMAS
 from pulse.store import Store
 
 KEYS = {"user_days": ["user_id", "day"], "day_users": ["day"], "feature_days": ["user_id", "day", "feature"], "sessions": ["user_id", "session_no"],
@@ -29,14 +31,32 @@ def load(store: Store, **tables: list[dict]) -> None:
             writer.stage(table, frame(table, rows))
 
 
+def new_store(tmp_path, engine: str, **settings) -> Store:
+    """An empty store on `engine` (the tests marked with it run on DuckDB and on ClickHouse)."""
+    store = Store(tmp_path / "pulse.duckdb", **settings)
+    if engine == "duckdb":
+        return store
+    chdb = ClickHouseStore.chdb(_CHDB_HOME[0], f"inc_{uuid.uuid4().hex[:10]}", like=store)
+    chdb.drop()
+    return chdb
+
+
 def assert_same_as_rebuilt(store: Store) -> dict[str, pl.DataFrame]:
     """The derived tables as the loads left them equal a full rebuild of the same rows (done on
-    a copy, so the next load goes on from the incremental tables)."""
+    a copy, so the next load goes on from the incremental tables; on ClickHouse, a database
+    loaded with the store's input rows in one load)."""
     incremental = derived(store)
-    copy = Store(store.path.with_name(f"rebuilt-{uuid.uuid4().hex[:6]}.duckdb"), session_timeout=store.session_timeout)
-    shutil.copyfile(store.path, copy.path)
-    with copy.writer("rebuild") as writer:
-        writer.rebuild()
+    if isinstance(store, ClickHouseStore):
+        copy: Store = ClickHouseStore.chdb(_CHDB_HOME[0], f"{store.database}_full", like=store)
+        copy.drop()  # type: ignore[attr-defined]
+        with copy.writer("rebuild") as writer:
+            for table, schema in SCHEMAS.items():
+                writer.stage(table, store.fetch(f"SELECT {', '.join(schema)} FROM {table}").cast(schema))  # type: ignore[arg-type]
+    else:
+        copy = Store(store.path.with_name(f"rebuilt-{uuid.uuid4().hex[:6]}.duckdb"), session_timeout=store.session_timeout)
+        shutil.copyfile(store.path, copy.path)
+        with copy.writer("rebuild") as writer:
+            writer.rebuild()
     rebuilt = derived(copy)
     for table in KEYS:
         assert_frame_equal(incremental[table], rebuilt[table], check_row_order=True), table
@@ -53,8 +73,8 @@ def ev(event_id: str, user: str, ts: str, page: str | None = None, kind: str = "
     return row
 
 
-def test_a_late_event_joins_two_sessions(tmp_path):
-    store = Store(tmp_path / "pulse.duckdb")
+def test_a_late_event_joins_two_sessions(tmp_path, engine):
+    store = new_store(tmp_path, engine)
     load(store, events=[ev("a1", "u", "2026-03-02 10:00", "/"), ev("a2", "u", "2026-03-02 10:50", "/pricing")])
     assert store.fetch("SELECT count(*) AS n FROM sessions")["n"][0] == 2
     load(store, events=[ev("a3", "u", "2026-03-02 10:25", "/docs")])  # 25 min after the first, 25 before the second
@@ -63,32 +83,32 @@ def test_a_late_event_joins_two_sessions(tmp_path):
         (1, 3, "/", "/pricing", "/ > /docs > /pricing")]
 
 
-def test_a_late_event_before_the_first_session_renumbers_the_ones_after(tmp_path):
-    store = Store(tmp_path / "pulse.duckdb")
+def test_a_late_event_before_the_first_session_renumbers_the_ones_after(tmp_path, engine):
+    store = new_store(tmp_path, engine)
     load(store, events=[ev("b1", "u", "2026-03-02 10:00", "/a"), ev("b2", "u", "2026-03-03 10:00", "/b")])
     load(store, events=[ev("b0", "u", "2026-03-01 09:00", "/z")])
     sessions = assert_same_as_rebuilt(store)["sessions"]
     assert sessions.select("session_no", "entry_page").rows() == [(1, "/z"), (2, "/a"), (3, "/b")]
 
 
-def test_a_late_event_between_two_sessions_makes_one_of_its_own(tmp_path):
-    store = Store(tmp_path / "pulse.duckdb")
+def test_a_late_event_between_two_sessions_makes_one_of_its_own(tmp_path, engine):
+    store = new_store(tmp_path, engine)
     load(store, events=[ev("c1", "u", "2026-03-02 10:00", "/a"), ev("c3", "u", "2026-03-02 14:00", "/c")])
     load(store, events=[ev("c2", "u", "2026-03-02 12:00", "/b"), ev("c4", "u", "2026-03-02 14:10", "/d")])
     sessions = assert_same_as_rebuilt(store)["sessions"]
     assert sessions.select("session_no", "path").rows() == [(1, "/a"), (2, "/b"), (3, "/c > /d")]
 
 
-def test_a_late_event_becomes_its_sessions_entry_page(tmp_path):
-    store = Store(tmp_path / "pulse.duckdb")
+def test_a_late_event_becomes_its_sessions_entry_page(tmp_path, engine):
+    store = new_store(tmp_path, engine)
     load(store, events=[ev("d2", "u", "2026-03-02 10:10", "/pricing"), ev("d3", "u", "2026-03-02 10:20", "/signup")])
     load(store, events=[ev("d1", "u", "2026-03-02 10:00", "/")])
     sessions = assert_same_as_rebuilt(store)["sessions"]
     assert sessions.select("session_no", "entry_page", "start_ts").rows() == [(1, "/", datetime(2026, 3, 2, 10, 0))]
 
 
-def test_a_repeated_load_changes_nothing(tmp_path):
-    store = Store(tmp_path / "pulse.duckdb")
+def test_a_repeated_load_changes_nothing(tmp_path, engine):
+    store = new_store(tmp_path, engine)
     rows = [ev("e1", "u", "2026-03-02 10:00", "/"), ev("e2", "v", "2026-03-02 11:00", "/")]
     load(store, events=rows)
     before = derived(store)
@@ -100,8 +120,8 @@ def test_a_repeated_load_changes_nothing(tmp_path):
         assert_frame_equal(before[table], after[table])
 
 
-def test_an_event_for_a_user_who_only_had_transactions(tmp_path):
-    store = Store(tmp_path / "pulse.duckdb")
+def test_an_event_for_a_user_who_only_had_transactions(tmp_path, engine):
+    store = new_store(tmp_path, engine)
     load(store, transactions=[{"transaction_id": "t1", "user_id": "p", "ts": "2026-03-01 08:00", "kind": "purchase",
                                "amount": "9.00"}])
     assert store.fetch("SELECT first_seen FROM people WHERE user_id = 'p'")["first_seen"][0] is None
@@ -111,8 +131,8 @@ def test_an_event_for_a_user_who_only_had_transactions(tmp_path):
         ("p", datetime(2026, 3, 1, 8, 0), datetime(2026, 3, 3, 9, 0), "DE")]
 
 
-def test_a_transaction_moved_to_another_user_changes_both(tmp_path):
-    store = Store(tmp_path / "pulse.duckdb")
+def test_a_transaction_moved_to_another_user_changes_both(tmp_path, engine):
+    store = new_store(tmp_path, engine)
     txn = {"transaction_id": "t1", "user_id": "p", "ts": "2026-03-01 08:00", "kind": "purchase", "amount": "9.00"}
     load(store, transactions=[txn])
     load(store, transactions=[{**txn, "user_id": "q"}])
@@ -120,13 +140,13 @@ def test_a_transaction_moved_to_another_user_changes_both(tmp_path):
     assert people["user_id"].to_list() == ["q"]  # p has no row left anywhere
 
 
-def test_twenty_seeded_random_loads_equal_one_rebuild(tmp_path):
-    """Events of 12 users over 6 days, in 20 loads: shuffled, overlapping (a third of each load
+def test_twenty_seeded_random_loads_equal_one_rebuild(tmp_path, engine):
+    """Events of 12 users over 6 days (across a month's end), in 20 loads: shuffled, overlapping (a third of each load
     repeats earlier events), late by up to days, several at the same instant; transactions and
     profile updates in between. Checked after every load."""
     rng = random.Random(16)
-    store = Store(tmp_path / "pulse.duckdb", session_timeout=30)
-    start = datetime(2026, 3, 1)
+    store = new_store(tmp_path, engine, session_timeout=30)
+    start = datetime(2026, 2, 26)  # across a month's end: ClickHouse rewrites whole months
     pages, devices, kinds = ["/", "/pricing", "/docs", "/signup", None], ["desktop", "mobile", "tablet", None], [
         "page_view", "page_view", "feature_use", "feature_use", "login", "error"]
     made: list[dict] = []
