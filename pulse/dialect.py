@@ -54,6 +54,9 @@ CLICKHOUSE_SETTINGS = {
     "join_use_nulls": 1,
     "cast_keep_nullable": 1,
     "allow_experimental_analyzer": 1,
+    # A name that is both a column and an alias of the same SELECT is the column, as in DuckDB
+    # (ClickHouse reads the alias: `SELECT round(x, 2) AS x, x + y AS z` would add the rounded x).
+    "prefer_column_name_to_alias": 1,
     "output_format_json_escape_forward_slashes": 0,  # to_json: DuckDB writes "a/b", not "a\\/b"
 }
 
@@ -119,6 +122,7 @@ def _template(sql: str, names: frozenset[str]) -> str:
     for select in tree.find_all(exp.Select):
         _json_each(select)
         _where_reads_columns(select)
+        _order_reads_aliases(select)
         select.set("expressions", [_named(e) for e in select.expressions])
     return tree.sql(dialect="clickhouse")
 
@@ -290,6 +294,20 @@ def _json_each(select: exp.Select) -> None:
 
 def _is_value(node: exp.Expression, name: str) -> bool:
     return isinstance(node, exp.Column) and node.name == "value" and node.table == name
+
+
+def _order_reads_aliases(select: exp.Select) -> None:
+    """ORDER BY name means the SELECT's output of that name, in DuckDB as in standard SQL; with
+    columns preferred to aliases (CLICKHOUSE_SETTINGS) ClickHouse would sort by a same-named
+    column of the FROM instead, so such a name is replaced by the output's expression."""
+    order = select.args.get("order")
+    if not order:
+        return
+    outputs = {e.alias: e.this for e in select.expressions if isinstance(e, exp.Alias)}
+    for ordered in order.expressions:
+        name = ordered.this
+        if isinstance(name, exp.Column) and not name.table and name.name in outputs:
+            ordered.set("this", outputs[name.name].copy())
 
 
 def _where_reads_columns(select: exp.Select) -> None:

@@ -197,3 +197,18 @@ def test_an_ordered_text_list_and_microseconds(engines):
                           ('c', 3, TIMESTAMP '2024-01-01 10:00:00.25')) v(p, s, t)"""
     duck, ch = engines(sql)
     assert duck == ch == [("a > b > c", 1_500_000)]
+
+
+def test_a_column_wins_over_a_same_named_alias_in_the_select(engines):
+    # ClickHouse would read x + y as the rounded x (1 + 0.4); DuckDB, and Pulse's setting, read the column.
+    sql = "SELECT round(x, 0) AS x, x + y AS z FROM (SELECT CAST('1.4' AS DECIMAL(18,4)) AS x, CAST('0.4' AS DECIMAL(18,4)) AS y)"
+    duck, ch = engines(sql)
+    assert [tuple(map(float, row)) for row in duck] == [tuple(map(float, row)) for row in ch] == [(1.0, 1.8)]
+
+
+def test_order_by_a_name_sorts_by_the_output_of_that_name(engines):
+    # h.range AS hour, beside a joined column c.hour that is NULL where nothing matched.
+    sql = """SELECT h.range AS hour, coalesce(c.n, 0) AS n FROM range(3) h
+             LEFT JOIN (SELECT 1 AS hour, 5 AS n) c ON c.hour = h.range ORDER BY hour"""
+    duck, ch = engines(sql)
+    assert duck == ch == [(0, 0), (1, 5), (2, 0)]
