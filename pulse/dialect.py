@@ -15,8 +15,9 @@ tests/test_dialect.py rather than assumed:
 - counts are signed (DuckDB's BIGINT), not ClickHouse's UInt64, so `-count(*)` and a UNION
   of counts and their negatives keep one type;
 - a subquery joined without a name gets one (ClickHouse requires it);
-- a WHERE clause reads the table's column where the SELECT has a same-named alias
-  (ClickHouse would read the alias);
+- a name that is both a column and an alias of the same SELECT is the column (a setting:
+  ClickHouse would read the alias, in WHERE and in later projections alike), and ORDER BY
+  such a name sorts by the output, as DuckDB does;
 - bitmaps of user numbers (pulse.measures.BITMAP_MACROS: bitstrings on DuckDB) are
   groupBitmap states, bitmapAnd and bitmapCardinality;
 - number and date series: `FROM range(a, b[, INTERVAL 1 DAY])` and `unnest(generate_series(…))`
@@ -121,7 +122,6 @@ def _template(sql: str, names: frozenset[str]) -> str:
         subquery.set("alias", exp.TableAlias(this=exp.to_identifier(f"_subquery_{number}")))
     for select in tree.find_all(exp.Select):
         _json_each(select)
-        _where_reads_columns(select)
         _order_reads_aliases(select)
         select.set("expressions", [_named(e) for e in select.expressions])
     return tree.sql(dialect="clickhouse")
@@ -308,23 +308,6 @@ def _order_reads_aliases(select: exp.Select) -> None:
         name = ordered.this
         if isinstance(name, exp.Column) and not name.table and name.name in outputs:
             ordered.set("this", outputs[name.name].copy())
-
-
-def _where_reads_columns(select: exp.Select) -> None:
-    """In SQL a WHERE clause sees the table's columns, never the SELECT's aliases; ClickHouse
-    resolves a name to a same-named alias first (`SELECT period + 1 AS period … WHERE period`
-    would filter on period + 1). Such a name is qualified with its one source."""
-    where, source = select.args.get("where"), select.args.get("from_")
-    if where is None or source is None or select.args.get("joins"):
-        return
-    aliases = {e.alias for e in select.expressions if isinstance(e, exp.Alias)
-               and not (isinstance(e.this, exp.Column) and e.this.name == e.alias)}
-    table = source.this.alias_or_name
-    if not aliases or not table:
-        return
-    for column in where.find_all(exp.Column):
-        if not column.table and column.name in aliases:
-            column.set("table", exp.to_identifier(table))
 
 
 def _named(projection: exp.Expression) -> exp.Expression:
