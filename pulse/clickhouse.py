@@ -491,7 +491,8 @@ class ClickHouseStore(Store):
 
     @contextmanager
     def read(self) -> Iterator[Any]:
-        raise StoreError(f"{self.label} is a ClickHouse store: this needs DuckDB's own connection, which it does not have.")
+        raise StoreError(f"{self.label} is a ClickHouse store; this reads a DuckDB store directly and is not built "
+                         "for ClickHouse yet.")
         yield  # pragma: no cover
 
     def read_only(self, sql: str, tables: set[str], seconds: float | None, memory_mb: int,
