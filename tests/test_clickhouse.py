@@ -1,8 +1,7 @@
 """Every registered metric asked of DuckDB and of ClickHouse (chDB, in process) over the same
-rows: the frames must be identical. The store is a small demo business; the ClickHouse side is
-the same rows loaded into ClickHouse's own tables (pulse.clickhouse.ClickHouseStore.copy_of), each metric's SQL rendered by
-pulse.dialect. Metrics whose SQL does not yet render exactly are listed with the reason and
-expected to differ (strict: one that starts to agree fails here until it is moved over)."""
+rows: the frames and their CSV exports must be identical. The store is a small demo business;
+the ClickHouse side holds the same rows, loaded into ClickHouse's own tables
+(pulse.clickhouse.ClickHouseStore.copy_of), and each metric's SQL is rendered by pulse.dialect."""
 
 from __future__ import annotations
 
@@ -14,12 +13,12 @@ from datetime import timedelta
 from loaders.load import load_demo, load_files
 from metrics import discovery, registry
 from pulse.clickhouse import ClickHouseStore
+from pulse.export import to_csv
 from pulse.query import make_query
 from pulse.store import Store
 
 # Low API limits, so the users near theirs are a list, not an empty frame.
 API_LIMITS = (("free", 5), ("trial", 5), ("pro", 20), ("enterprise", 50))
-NOT_YET: dict[str, str] = {}
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory, chdb_directory):
@@ -42,19 +41,15 @@ def default_query(store: Store, name: str):
                                                {k: v for k, v in given.items() if k in needed}))
 
 
-def test_every_metric_listed_as_not_yet_exists():
-    assert set(NOT_YET) <= {m.name for m in registry.all_metrics()}
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(m.name, marks=pytest.mark.xfail(strict=True, reason=NOT_YET[m.name])) if m.name in NOT_YET else m.name
-    for m in sorted(registry.all_metrics(), key=lambda m: m.name)])
+@pytest.mark.parametrize("name", sorted(m.name for m in registry.all_metrics()))
 def test_the_metric_gives_the_same_frame_on_clickhouse(stores, name):
     duck, chdb = stores
     q = default_query(duck, name)
     expected = registry.run(name, duck, q)
     assert not expected.is_empty()  # no rows would compare equal to any frame of these columns
-    assert_frame_equal(registry.run(name, chdb, q), expected, check_dtypes=False)
+    got = registry.run(name, chdb, q)
+    assert_frame_equal(got, expected, check_dtypes=False)
+    assert to_csv(got) == to_csv(expected)  # the export, byte for byte (as bench/parity.py at 1M)
 
 
 @pytest.mark.parametrize("name", ["property_keys", "field_values"])
