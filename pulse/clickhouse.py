@@ -45,6 +45,7 @@ from sqlglot import exp
 from pulse import derived
 from pulse.dialect import CLICKHOUSE_SETTINGS, clickhouse
 from pulse.measures import local_day, local_hour
+from pulse.periods import next_period
 from pulse.schema import KEYS, SCHEMAS
 from pulse.settings import Settings
 from pulse.store import (DERIVED_VERSION, SCHEMA_VERSION, Store, StoreError, StoreInfo, Writer)
@@ -89,11 +90,6 @@ LAYOUT = "2"
 _LOCAL = {"events": {"day": local_day("ts"), "hour": local_hour("ts")}, "transactions": {"day": local_day("ts")}}
 
 
-def is_clickhouse(store: str | Path) -> bool:
-    """Whether a store setting names a ClickHouse store rather than a DuckDB file."""
-    return str(store).startswith(("chdb://", "clickhouse://"))
-
-
 @dataclass(frozen=True)
 class Address:
     """A ClickHouse store setting, parsed. `password` is never shown: `label` is what Pulse
@@ -122,14 +118,14 @@ class Address:
         return ROOT / "data" / f"clickhouse-{self.host}-{self.port}-{self.database}"
 
 
-def parse_address(text: str, database: str | None = None) -> Address:
+def parse_address(text: str) -> Address:
     """`chdb://DIRECTORY` or `clickhouse://USER:PASSWORD@HOST:PORT/DATABASE` (https port:
     `clickhouses://`… is not a scheme; add `?secure=1`). A wrong one is one sentence (no password)."""
     if text.startswith("chdb://"):
         folder = text[len("chdb://"):]
         if not folder:
             raise StoreError("The store setting chdb:// needs a directory, e.g. chdb://data/clickhouse.")
-        return Address("chdb", database or "pulse", directory=Path(folder).expanduser().resolve())
+        return Address("chdb", "pulse", directory=Path(folder).expanduser().resolve())
     parts = urlsplit(text)
     name = (parts.path or "").strip("/")
     shown = re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", text)
@@ -143,7 +139,7 @@ def parse_address(text: str, database: str | None = None) -> Address:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise StoreError(f"The ClickHouse database {name!r} in the store setting is not a plain name "
                          "(letters, digits and underscores).")
-    return Address("clickhouse", database or name, host=parts.hostname, port=port,
+    return Address("clickhouse", name, host=parts.hostname, port=port,
                    user=unquote(parts.username or "default"), password=unquote(parts.password or ""),
                    secure="secure=1" in (parts.query or ""))
 
@@ -340,6 +336,16 @@ def _settings_clause(extra: dict[str, Any] | None = None) -> str:
     return " SETTINGS " + ", ".join(f"{k} = {v!r}" for k, v in values.items())
 
 
+def _stopped(exc: Exception) -> str | None:
+    """"time" or "memory" when ClickHouse stopped a statement at a limit, else None."""
+    text = str(exc)
+    if "TIMEOUT_EXCEEDED" in text or "Code: 159" in text:
+        return "time"
+    if "MEMORY_LIMIT_EXCEEDED" in text or "Code: 241" in text:
+        return "memory"
+    return None
+
+
 def frame_of(table: pa.Table) -> pl.DataFrame:
     """A ClickHouse result as the frame DuckDB gives: instants naive UTC (as DuckDB's TIMESTAMP)."""
     frame = pl.from_arrow(table)
@@ -467,11 +473,10 @@ class ClickHouseStore(Store):
         except StoreError:
             raise
         except Exception as exc:  # chDB raises plain RuntimeErrors; the server, its own errors
-            text = str(exc)
-            if "TIMEOUT_EXCEEDED" in text or "Code: 159" in text:
+            if _stopped(exc) == "time":
                 raise StoreError(f"This view took longer than {self.query_seconds} s to compute and was stopped, so "
                                  "the server stays free for everyone: choose a shorter range or a coarser interval.") from None
-            if "MEMORY_LIMIT_EXCEEDED" in text or "Code: 241" in text:
+            if _stopped(exc) == "memory":
                 raise StoreError(f"This view needed more than the {self.query_memory_mb} MB of memory the app allows "
                                  "and was stopped: choose a shorter range or a coarser interval.") from None
             raise
@@ -519,14 +524,13 @@ class ClickHouseStore(Store):
         except StoreError:
             raise
         except Exception as exc:
-            text = str(exc)
-            if "TIMEOUT_EXCEEDED" in text:
+            if _stopped(exc) == "time":
                 raise StoreError(f"The query ran past {seconds:g} s and was stopped; narrow it (a shorter range, "
                                  "fewer columns).") from None
-            if "MEMORY_LIMIT_EXCEEDED" in text:
+            if _stopped(exc) == "memory":
                 raise StoreError(f"The query needed more than the {memory_mb:,} MB of memory Pulse's SQL may use and "
                                  "was stopped; narrow it (a shorter range, fewer columns).") from None
-            reason = re.sub(r"^Code: \d+\. DB::Exception: ", "", text.strip().splitlines()[0]).split(" In scope")[0]
+            reason = re.sub(r"^Code: \d+\. DB::Exception: ", "", str(exc).strip().splitlines()[0]).split(" In scope")[0]
             raise StoreError(f"The query failed: {reason[:300]}") from None
 
     def columns(self, tables: list[str]) -> pl.DataFrame:
@@ -537,9 +541,6 @@ class ClickHouseStore(Store):
             "ORDER BY table, position", "system"))
         return (found.filter(pl.col("table").is_in(tables))
                 .sort(pl.col("table").replace_strict(order, return_dtype=pl.Int32), maintain_order=True))
-
-    def derived_current(self) -> bool:
-        return self.scalar("SELECT value FROM meta WHERE key = 'derived_version'") == str(DERIVED_VERSION)
 
     def info(self) -> StoreInfo:
         meta = dict(self.fetch("SELECT key, value FROM meta").rows())
@@ -617,12 +618,12 @@ class ClickHouseWriter(Writer):
 
     def __init__(self, store: ClickHouseStore, source: str, current: str | None, target: str):
         super().__init__(store, None, source)  # type: ignore[arg-type]
-        self.ch = store
         self.engine = store.engine
         self.current = current
         self.target = target
         self._meta: dict[str, str] = {}
         self._relocalise = False
+        self._new_events = False  # the merge kept the events it added as new_events
 
     # statements on the next version, as ClickHouse SQL
     def _command(self, sql: str) -> None:
@@ -633,10 +634,7 @@ class ClickHouseWriter(Writer):
 
     def _insert(self, table: str, select: str, params: dict | None = None) -> None:
         """INSERT the rows of `select` (DuckDB SQL, rendered) into `table`, with the settings every read has."""
-        self._command(f"INSERT INTO {table} " + self._render(select, params) + _settings_clause())
-
-    def _render(self, sql: str, params: dict | None = None) -> str:
-        return clickhouse(sql, params)
+        self._command(f"INSERT INTO {table} " + clickhouse(select, params) + _settings_clause())
 
     def create_schema(self) -> None:
         self._meta = {"schema_version": str(SCHEMA_VERSION), "derived_version": str(DERIVED_VERSION), "version": "0",
@@ -648,7 +646,7 @@ class ClickHouseWriter(Writer):
         self._meta = {row["key"]: row["value"] for row in self.engine.arrow(
             "SELECT key, value FROM meta", self.current).to_pylist()}  # type: ignore[arg-type]
         if self._meta.get("schema_version") != str(SCHEMA_VERSION):
-            raise StoreError(f"The store at {self.ch.label} was written by another version of Pulse "
+            raise StoreError(f"The store at {self.store.label} was written by another version of Pulse "
                              f"(schema {self._meta.get('schema_version')}).")
         now = {"timezone": self.store.timezone, "currency": self.store.currency,
                "session_timeout": str(self.store.session_timeout), "derived_version": str(DERIVED_VERSION),
@@ -680,7 +678,7 @@ class ClickHouseWriter(Writer):
         return erased
 
     def erase_user(self, user_id: str) -> dict[str, int]:
-        raise StoreError(f"Erasing a user from a ClickHouse store ({self.ch.label}) is not built yet: "
+        raise StoreError(f"Erasing a user from a ClickHouse store ({self.store.label}) is not built yet: "
                          "erase them from the source and load the store anew.")
 
     def quarantine(self, table: str, bad: pl.DataFrame) -> None:
@@ -698,11 +696,15 @@ class ClickHouseWriter(Writer):
             self._write("quarantine_new", rows.select(list(TABLES["quarantine"][0])))
 
     def _write(self, name: str, frame: pl.DataFrame) -> None:
+        """Stage `frame` under `name` for the merge."""
+        files = self._staged.setdefault(name, [])
+        files.append(self._parquet(f"{name}-{len(files):06d}"))
+        frame.write_parquet(files[-1], compression="lz4", statistics=False)
+
+    def _parquet(self, name: str) -> Path:
         folder = self.store._spill_path / f"stage-{self.load_id}"
         folder.mkdir(parents=True, exist_ok=True)
-        files = self._staged.setdefault(name, [])
-        files.append(folder / f"{name}-{len(files):06d}.parquet")
-        frame.write_parquet(files[-1], compression="lz4", statistics=False)
+        return folder / f"{name}.parquet"
 
     # -- the merge
 
@@ -796,6 +798,7 @@ class ClickHouseWriter(Writer):
             self._command(f"INSERT INTO {table} SELECT * FROM {insert}")
             if table == "events":  # kept for the derived tables: what the load added
                 self._command(f"RENAME TABLE {insert} TO new_events")
+                self._new_events = True
             else:
                 self._command(f"DROP TABLE {insert} SYNC")
         if table in KEYS and table in self._staged and self.current:
@@ -821,8 +824,7 @@ class ClickHouseWriter(Writer):
         return True
 
     def _write_frame(self, table: str, frame: pl.DataFrame) -> None:
-        path = self.store._spill_path / f"stage-{self.load_id}" / f"{table}-{uuid.uuid4().hex[:8]}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = self._parquet(f"{table}-{uuid.uuid4().hex[:8]}")
         frame.write_parquet(path)
         self.engine.insert(table, [path], self.target)
         path.unlink()
@@ -833,12 +835,12 @@ class ClickHouseWriter(Writer):
         partition, order = _DERIVED_LAYOUT[name]
         parted = f" PARTITION BY {partition}" if partition else ""
         self._command(f"CREATE TABLE {name} ENGINE = MergeTree{parted} ORDER BY {order} "
-                      "SETTINGS allow_nullable_key = 1 AS " + self._render(select, params) + _settings_clause())
+                      "SETTINGS allow_nullable_key = 1 AS " + clickhouse(select, params) + _settings_clause())
 
     def _build_derived(self) -> None:
         """Every derived table of the next version, from its input tables (pulse.derived's SQL,
         rendered for ClickHouse; sessions in polars, a bucket of users at a time)."""
-        self._derive("user_days", derived.user_days_with_next_select())
+        self._derive("user_days", derived.user_days_of())
         self._derive("day_users", derived.day_users_select())
         self._derive("feature_days", derived.feature_days_select())
         self._derive("people", derived.people_select(), {"tz": self.store.timezone})
@@ -854,7 +856,7 @@ class ClickHouseWriter(Writer):
         """The sessions of the events `source` (a FROM clause over events) selects, into the
         table `into`, a bucket of users at a time so memory stays bounded; `renumber` numbers a
         user's sessions on from their cut's base (see pulse.derived's cuts)."""
-        total = self._rows("SELECT count() AS n FROM (" + self._render(f"SELECT 1 FROM {source}", params) + ") AS s")[0]["n"]
+        total = self._rows("SELECT count() AS n FROM (" + clickhouse(f"SELECT 1 FROM {source}", params) + ") AS s")[0]["n"]
         buckets = max(1, -(-total // derived.BUCKET_EVENTS))
         self._command(f"CREATE TABLE _bucket_sessions AS {into} ENGINE = Memory")
         durations = ", ".join(derived.duration_sql("start_ts", "end_ts") + " AS duration_s" if c == "duration_s" else
@@ -864,7 +866,7 @@ class ClickHouseWriter(Writer):
         for bucket in range(buckets):
             where = "TRUE" if buckets == 1 else f"cityHash64(user_id) % {buckets} = {bucket}"
             events = frame_of(self.engine.arrow(
-                self._render(f"SELECT * FROM (SELECT {derived.BUCKET_COLUMNS} FROM {source})", params)
+                clickhouse(f"SELECT * FROM (SELECT {derived.BUCKET_COLUMNS} FROM {source})", params)
                 + f" WHERE {where}" + _settings_clause(), self.target))
             if events.height:
                 self._command("TRUNCATE TABLE _bucket_sessions")
@@ -882,7 +884,7 @@ class ClickHouseWriter(Writer):
             self._command(f"CREATE TABLE {name} AS {self.current}.{name}")
             for part in self._partitions(self.current, name):
                 self._command(f"ALTER TABLE {name} ATTACH PARTITION ID '{part}' FROM {self.current}.{name}")
-        if self._rows("SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = 'new_events'")[0]["n"]:
+        if self._new_events:
             months = [r["m"] for r in self._rows("SELECT DISTINCT toStartOfMonth(day) AS m FROM new_events")]
             before = [r["m"] for r in self._rows(
                 "SELECT DISTINCT toStartOfMonth(p) AS m FROM (SELECT u.user_id, max(u.day) AS p FROM user_days u "
@@ -904,7 +906,7 @@ class ClickHouseWriter(Writer):
     def _update_sessions(self) -> None:
         """Each user with new events: their sessions from the cut on, cut again and numbered on."""
         self._command("CREATE TABLE cuts ENGINE = MergeTree ORDER BY user_id SETTINGS allow_nullable_key = 1 AS "
-                      + self._render(derived.cuts_select()) + _settings_clause())
+                      + clickhouse(derived.cuts_select()) + _settings_clause())
         since = self._rows("SELECT min(cut_ts) AS since FROM cuts")[0]["since"]
         self._command("CREATE TABLE new_sessions AS sessions")
         self._sessionise("new_sessions", derived.CUT_EVENTS, {"since": since}, renumber=True)
@@ -921,7 +923,7 @@ class ClickHouseWriter(Writer):
     def _replace(self, table: str, month: Any, select: str) -> None:
         """Put the rows `select` gives (DuckDB SQL binding $first and $last, the month's first and
         last day) in place of the month's partition of `table`."""
-        last = (month.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        last = next_period(month, "month") - timedelta(days=1)
         self._command(f"CREATE TABLE _month AS {table}")
         self._insert("_month", select, {"first": month, "last": last, "tz": self.store.timezone})
         self._command(f"ALTER TABLE {table} DROP PARTITION ID '{month:%Y%m}'")

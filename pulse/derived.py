@@ -25,7 +25,7 @@ from pathlib import Path
 import polars as pl
 
 from pulse.measures import local_day
-from pulse.schema import DEVICE_TYPES, EVENT_TYPES
+from pulse.schema import DEVICE_TYPES, EVENT_TYPES, FIRST_DAY, LAST_DAY
 
 # Bit i of user_days.event_types is set when the user had an event of EVENT_TYPES[i] that day;
 # likewise devices for DEVICE_TYPES, with the last bit for events with no device_type.
@@ -53,14 +53,18 @@ def user_days_select(where: str = "TRUE") -> str:
     ORDER BY day, user_id"""
 
 
-def user_days_with_next_select() -> str:
-    """Every user-day with its next_day, in one statement (a whole build; a load that adds
-    days fixes the next days of the users it touched with next_days)."""
+def user_days_of(first: str = f"DATE '{FIRST_DAY}'", last: str = f"DATE '{LAST_DAY}'") -> str:
+    """The user-days from day `first` to `last` (SQL expressions; by default every day) with
+    their next days: the next active day within them, else the user's first active day after
+    them (from events). A whole build is every day; a load that adds days fixes the next days
+    of the users it touched with next_days (DuckDB) or rewrites their months (ClickHouse)."""
     return f"""
-    SELECT user_id, day, events, event_types, devices,
-           lead(day) OVER (PARTITION BY user_id ORDER BY day) AS next_day
-    FROM ({user_days_select()}) u
-    ORDER BY day, user_id"""
+    SELECT u.user_id, u.day, u.events, u.event_types, u.devices,
+           coalesce(lead(u.day) OVER (PARTITION BY u.user_id ORDER BY u.day), a.first_after) AS next_day
+    FROM ({user_days_select(f"day BETWEEN {first} AND {last}")}) u
+    LEFT JOIN (SELECT user_id, min(day) AS first_after FROM events WHERE day > {last} GROUP BY user_id) a
+        USING (user_id)
+    ORDER BY u.day, u.user_id"""
 
 
 def feature_days_select(where: str = "TRUE") -> str:
@@ -278,17 +282,6 @@ def people_select(where: str = "TRUE") -> str:
     ORDER BY signup_at, user_id"""
 
 
-def user_days_of(first: str, last: str) -> str:
-    """The user-days from day `first` to `last` (SQL expressions) with their next days: the next
-    active day within them, else the user's first active day after them (from events)."""
-    return f"""
-    SELECT u.user_id, u.day, u.events, u.event_types, u.devices,
-           coalesce(lead(u.day) OVER (PARTITION BY u.user_id ORDER BY u.day), a.first_after) AS next_day
-    FROM ({user_days_select(f"day BETWEEN {first} AND {last}")}) u
-    LEFT JOIN (SELECT user_id, min(day) AS first_after FROM events WHERE day > {last} GROUP BY user_id) a
-        USING (user_id)"""
-
-
 def day_users_select(where: str = "TRUE") -> str:
     """Active users per local day, unfiltered: a day's user-days counted (one row each)."""
     return f"SELECT day, count(*)::INTEGER AS users FROM user_days WHERE {where} GROUP BY day ORDER BY day"
@@ -296,7 +289,7 @@ def day_users_select(where: str = "TRUE") -> str:
 
 def build(con, timeout_minutes: int, tz: str) -> None:
     """Recompute every derived table from the input tables."""
-    con.execute(f"CREATE OR REPLACE TABLE user_days AS {user_days_with_next_select()}")
+    con.execute(f"CREATE OR REPLACE TABLE user_days AS {user_days_of()}")
     con.execute(f"CREATE OR REPLACE TABLE day_users AS {day_users_select()}")
     con.execute(f"CREATE OR REPLACE TABLE feature_days AS {feature_days_select()}")
     _sessionise(con, timeout_minutes, "events", {})

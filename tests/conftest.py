@@ -63,19 +63,24 @@ def engine(request) -> str:
     return getattr(request, "param", "duckdb")
 
 
+def new_store(path: Path, engine: str = "duckdb", **settings) -> Store:
+    """An empty store: a DuckDB file at `path`, or (engine "chdb") a ClickHouse database in this
+    process's chDB directory named after it."""
+    store = Store(path, **settings)
+    if engine == "duckdb":
+        return store
+    from pulse.clickhouse import ClickHouseStore
+
+    name = "t_" + re.sub(r"\W", "_", f"{path.parent.name}_{path.parent.parent.name}")[-80:]
+    chdb = ClickHouseStore.chdb(_CHDB_HOME[0], name, like=store)
+    chdb.drop()
+    return chdb
+
+
 def build_store(path: Path, timezone: str = "UTC", currency: str = "USD", session_timeout: int = 30,
                 engine: str = "duckdb", **tables: list[dict]) -> Store:
-    """A published store holding exactly the given literal rows: a DuckDB file at `path`, or
-    (engine "chdb") a ClickHouse database in this process's chDB directory named after it."""
-    if engine == "chdb":
-        from pulse.clickhouse import ClickHouseStore
-
-        name = "t_" + re.sub(r"\W", "_", f"{path.parent.name}_{path.parent.parent.name}")[-80:]
-        store: Store = ClickHouseStore.chdb(_CHDB_HOME[0], name, like=Store(path, timezone=timezone, currency=currency,
-                                                                            session_timeout=session_timeout))
-        store.drop()  # type: ignore[attr-defined]
-    else:
-        store = Store(path, timezone=timezone, currency=currency, session_timeout=session_timeout)
+    """A published store holding exactly the given literal rows (see new_store)."""
+    store = new_store(path, engine, timezone=timezone, currency=currency, session_timeout=session_timeout)
     with store.writer("test fixture") as writer:
         for table, rows in tables.items():
             writer.stage(table, frame(table, rows))

@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime, timedelta
 
 import polars as pl
-from conftest import _CHDB_HOME, frame
+from conftest import _CHDB_HOME, frame, new_store
 from polars.testing import assert_frame_equal
 
 from pulse.clickhouse import ClickHouseStore
@@ -29,16 +29,6 @@ def load(store: Store, **tables: list[dict]) -> None:
     with store.writer("test") as writer:
         for table, rows in tables.items():
             writer.stage(table, frame(table, rows))
-
-
-def new_store(tmp_path, engine: str, **settings) -> Store:
-    """An empty store on `engine` (the tests marked with it run on DuckDB and on ClickHouse)."""
-    store = Store(tmp_path / "pulse.duckdb", **settings)
-    if engine == "duckdb":
-        return store
-    chdb = ClickHouseStore.chdb(_CHDB_HOME[0], f"inc_{uuid.uuid4().hex[:10]}", like=store)
-    chdb.drop()
-    return chdb
 
 
 def assert_same_as_rebuilt(store: Store) -> dict[str, pl.DataFrame]:
@@ -74,7 +64,7 @@ def ev(event_id: str, user: str, ts: str, page: str | None = None, kind: str = "
 
 
 def test_a_late_event_joins_two_sessions(tmp_path, engine):
-    store = new_store(tmp_path, engine)
+    store = new_store(tmp_path / "pulse.duckdb", engine)
     load(store, events=[ev("a1", "u", "2026-03-02 10:00", "/"), ev("a2", "u", "2026-03-02 10:50", "/pricing")])
     assert store.fetch("SELECT count(*) AS n FROM sessions")["n"][0] == 2
     load(store, events=[ev("a3", "u", "2026-03-02 10:25", "/docs")])  # 25 min after the first, 25 before the second
@@ -84,7 +74,7 @@ def test_a_late_event_joins_two_sessions(tmp_path, engine):
 
 
 def test_a_late_event_before_the_first_session_renumbers_the_ones_after(tmp_path, engine):
-    store = new_store(tmp_path, engine)
+    store = new_store(tmp_path / "pulse.duckdb", engine)
     load(store, events=[ev("b1", "u", "2026-03-02 10:00", "/a"), ev("b2", "u", "2026-03-03 10:00", "/b")])
     load(store, events=[ev("b0", "u", "2026-03-01 09:00", "/z")])
     sessions = assert_same_as_rebuilt(store)["sessions"]
@@ -92,7 +82,7 @@ def test_a_late_event_before_the_first_session_renumbers_the_ones_after(tmp_path
 
 
 def test_a_late_event_between_two_sessions_makes_one_of_its_own(tmp_path, engine):
-    store = new_store(tmp_path, engine)
+    store = new_store(tmp_path / "pulse.duckdb", engine)
     load(store, events=[ev("c1", "u", "2026-03-02 10:00", "/a"), ev("c3", "u", "2026-03-02 14:00", "/c")])
     load(store, events=[ev("c2", "u", "2026-03-02 12:00", "/b"), ev("c4", "u", "2026-03-02 14:10", "/d")])
     sessions = assert_same_as_rebuilt(store)["sessions"]
@@ -100,7 +90,7 @@ def test_a_late_event_between_two_sessions_makes_one_of_its_own(tmp_path, engine
 
 
 def test_a_late_event_becomes_its_sessions_entry_page(tmp_path, engine):
-    store = new_store(tmp_path, engine)
+    store = new_store(tmp_path / "pulse.duckdb", engine)
     load(store, events=[ev("d2", "u", "2026-03-02 10:10", "/pricing"), ev("d3", "u", "2026-03-02 10:20", "/signup")])
     load(store, events=[ev("d1", "u", "2026-03-02 10:00", "/")])
     sessions = assert_same_as_rebuilt(store)["sessions"]
@@ -108,7 +98,7 @@ def test_a_late_event_becomes_its_sessions_entry_page(tmp_path, engine):
 
 
 def test_a_repeated_load_changes_nothing(tmp_path, engine):
-    store = new_store(tmp_path, engine)
+    store = new_store(tmp_path / "pulse.duckdb", engine)
     rows = [ev("e1", "u", "2026-03-02 10:00", "/"), ev("e2", "v", "2026-03-02 11:00", "/")]
     load(store, events=rows)
     before = derived(store)
@@ -121,7 +111,7 @@ def test_a_repeated_load_changes_nothing(tmp_path, engine):
 
 
 def test_an_event_for_a_user_who_only_had_transactions(tmp_path, engine):
-    store = new_store(tmp_path, engine)
+    store = new_store(tmp_path / "pulse.duckdb", engine)
     load(store, transactions=[{"transaction_id": "t1", "user_id": "p", "ts": "2026-03-01 08:00", "kind": "purchase",
                                "amount": "9.00"}])
     assert store.fetch("SELECT first_seen FROM people WHERE user_id = 'p'")["first_seen"][0] is None
@@ -132,7 +122,7 @@ def test_an_event_for_a_user_who_only_had_transactions(tmp_path, engine):
 
 
 def test_a_transaction_moved_to_another_user_changes_both(tmp_path, engine):
-    store = new_store(tmp_path, engine)
+    store = new_store(tmp_path / "pulse.duckdb", engine)
     txn = {"transaction_id": "t1", "user_id": "p", "ts": "2026-03-01 08:00", "kind": "purchase", "amount": "9.00"}
     load(store, transactions=[txn])
     load(store, transactions=[{**txn, "user_id": "q"}])
@@ -145,7 +135,7 @@ def test_twenty_seeded_random_loads_equal_one_rebuild(tmp_path, engine):
     repeats earlier events), late by up to days, several at the same instant; transactions and
     profile updates in between. Checked after every load."""
     rng = random.Random(16)
-    store = new_store(tmp_path, engine, session_timeout=30)
+    store = new_store(tmp_path / "pulse.duckdb", engine, session_timeout=30)
     start = datetime(2026, 2, 26)  # across a month's end: ClickHouse rewrites whole months
     pages, devices, kinds = ["/", "/pricing", "/docs", "/signup", None], ["desktop", "mobile", "tablet", None], [
         "page_view", "page_view", "feature_use", "feature_use", "login", "error"]
